@@ -1,0 +1,88 @@
+"""The function contract of the rnn-basics homework: the names students implement and the grader calls.
+
+One table, read by the probes (to say "`srn_rnn` is not defined" or "takes the wrong arguments"), by the
+tests (the reference must satisfy it) and mirrored in ``assignments/rnn-basics/CONTRACT.md``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ContractName:
+    name: str
+    kind: str  # "function", "class" (parameters are those of __init__) or "value"
+    part: str  # the first part id that uses it
+    parameters: tuple[str, ...] = ()  # required leading parameters, in order
+    methods: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (method, parameters) for classes
+
+
+CONTRACT: tuple[ContractName, ...] = (
+    ContractName("srn_numpy", "function", "1.1", ("inputs", "W", "U", "V", "h0", "activation")),
+    ContractName("make_srn_cell", "function", "1.3", ("input_size", "hidden_size", "output_size")),
+    ContractName("srn_cell", "function", "1.3", ("inputs", "h0", "cell", "linear")),
+    ContractName("make_srn_rnn", "function", "1.4",
+                 ("input_size", "hidden_size", "output_size", "num_layers")),
+    ContractName("srn_rnn", "function", "1.4", ("inputs", "h0", "rnn", "linear")),
+    ContractName("HELLO_VOCAB", "value", "2.1"),
+    ContractName("encode", "function", "2.1", ("text", "vocab")),
+    ContractName("one_hot", "function", "2.1", ("indices", "n_class")),
+    ContractName("HelloCell", "class", "2.1", ("input_size", "hidden_size", "batch_size"),
+                 (("forward", ("x_t", "hidden")), ("init_hidden", ()))),
+    ContractName("train_hello_cell", "function", "2.1", ("model", "inputs", "labels", "epochs", "lr")),
+    ContractName("HelloRNN", "class", "2.2", ("input_size", "hidden_size", "batch_size", "num_layers"),
+                 (("forward", ("inputs",)),)),
+    ContractName("train_hello_rnn", "function", "2.2", ("model", "inputs", "labels", "epochs", "lr")),
+    ContractName("LETTERS", "value", "3"),
+    ContractName("PAIRS", "value", "3"),
+    ContractName("make_data", "function", "3", ("pairs", "n_step")),
+    ContractName("Seq2Seq", "class", "3", ("n_class", "n_hidden"),
+                 (("forward", ("enc_input", "enc_hidden", "dec_input")),)),
+    ContractName("train_seq2seq", "function", "3",
+                 ("model", "pairs", "epochs", "device", "lr", "batch_size")),
+    ContractName("translate", "function", "3", ("model", "word", "device")),
+    ContractName("RNN_SHAPES", "value", "4"),
+)
+
+RNN_SHAPE_KEYS: tuple[str, ...] = (
+    "RNNCell.input", "RNNCell.hidden", "RNNCell.weight_ih", "RNNCell.weight_hh",
+    "RNN.input", "RNN.h0", "RNN.output", "RNN.h_n",
+)
+WRITTEN_PARTS: tuple[str, ...] = ("4", "5", "6")
+
+
+def _positional_names(function: object, skip_self: bool) -> list[str]:
+    parameters = list(inspect.signature(function).parameters.values())  # type: ignore[arg-type]
+    if skip_self and parameters and parameters[0].name == "self":
+        parameters = parameters[1:]
+    return [p.name for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def signature_problem(entry: ContractName, obj: object) -> str | None:
+    """Why ``obj`` does not satisfy ``entry``, or None. Only the leading names are fixed."""
+    if entry.kind == "value":
+        return None
+    if entry.kind == "function" and not callable(obj):
+        return f"`{entry.name}` should be a function, found {type(obj).__name__}"
+    if entry.kind == "class" and not isinstance(obj, type):
+        return f"`{entry.name}` should be a class, found {type(obj).__name__}"
+    checks: list[tuple[str, object, tuple[str, ...], bool]] = []
+    if entry.kind == "function":
+        checks.append((entry.name, obj, entry.parameters, False))
+    else:
+        checks.append((f"{entry.name}.__init__", obj.__init__, entry.parameters, True))  # type: ignore[misc]
+        for method, parameters in entry.methods:
+            checks.append((f"{entry.name}.{method}", getattr(obj, method, None), parameters, True))
+    for label, function, expected, skip_self in checks:
+        if function is None:
+            return f"`{label}` is missing"
+        try:
+            found = _positional_names(function, skip_self)
+        except (TypeError, ValueError):
+            continue  # builtins without a signature: let the call decide
+        if len(found) < len(expected):
+            return f"`{label}` takes ({', '.join(found)}), the contract says ({', '.join(expected)})"
+    return None

@@ -1,0 +1,163 @@
+"""What every part module shares: the Part record, verdicts, and the comparisons the judges use.
+
+A part module holds, side by side:
+* ``plan_*(ctx) -> request``: runs in the parent; draws hidden inputs from the parent's secret seed;
+* ``probe_*(namespace, request) -> observation``: runs in the student's kernel; calls student code and
+  describes what came back (see ``grader.sandbox.runtime``), deciding nothing;
+* ``judge_*(request, observation, ctx) -> [Verdict]``: runs in the parent; compares with the reference.
+Points come later, from the grading config: a verdict only says which fraction of a check was earned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Verdict:
+    check: str
+    fraction: float  # 0..1 of the check's points
+    message: str
+    expected: Any = None
+    got: Any = None
+    hidden: bool = False  # built from hidden inputs: never shown in a student self-check
+
+
+@dataclass
+class PlanContext:
+    rng: np.random.Generator  # seeded from the parent's secret and the student id
+    settings: dict[str, Any]  # this part's table in grading.toml
+    device: str
+    public_only: bool = False  # self-check: no hidden cases
+
+
+@dataclass
+class JudgeContext:
+    settings: dict[str, Any]
+    reference: Any  # the reference solution module, loaded in the parent only
+    answers: dict[str, str] = field(default_factory=dict)  # written answers by part id
+    cell_errors: list[str] = field(default_factory=list)  # "cell 7 raised TypeError: ..."
+    rubric: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Part:
+    id: str
+    title: str
+    title_zh: str
+    checks: tuple[str, ...]
+    judge: Callable[[dict[str, Any], Optional[dict[str, Any]], JudgeContext], list[Verdict]]
+    plan: Optional[Callable[[PlanContext], dict[str, Any]]] = None  # None: nothing runs in the kernel
+    probe: Optional[str] = None  # name of the probe function in the part's module
+    module: str = ""
+    written: bool = False  # a person confirms the score
+
+
+# ---- helpers for probes (run in the kernel) -------------------------------------------------------
+
+def contract_lookup(namespace: dict[str, Any], names: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """Fetch contract names; the second value lists those that are missing or break the signature."""
+    from grader.contract import CONTRACT, signature_problem
+
+    entries = {entry.name: entry for entry in CONTRACT}
+    found, problems = {}, []
+    for name in names:
+        if name not in namespace:
+            problems.append(f"`{name}` is not defined")
+            continue
+        problem = signature_problem(entries[name], namespace[name])
+        if problem:
+            problems.append(problem)
+        else:
+            found[name] = namespace[name]
+    return found, problems
+
+
+# ---- helpers for judges (run in the parent) -------------------------------------------------------
+
+def unavailable(checks: tuple[str, ...] | list[str], reason: str) -> list[Verdict]:
+    return [Verdict(check, 0.0, reason) for check in checks]
+
+
+def missing_reason(problems: list[str], ctx: JudgeContext) -> str:
+    reason = "; ".join(problems)
+    if ctx.cell_errors:
+        reason += f" (your notebook had errors: {ctx.cell_errors[0]})"
+    return reason
+
+
+def as_array(description: Any) -> Optional[np.ndarray]:
+    """Turn a probe's description of an array or tensor back into numpy, or None."""
+    if not isinstance(description, dict) or description.get("type") not in ("tensor", "ndarray"):
+        return None
+    if description.get("data") is None:
+        return None
+    data = [float(x) if isinstance(x, str) else x for x in description["data"]]
+    return np.asarray(data, dtype=float).reshape(description["shape"])
+
+
+def shape_of(description: Any) -> Optional[tuple[int, ...]]:
+    if isinstance(description, dict) and "shape" in description:
+        return tuple(description["shape"])
+    return None
+
+
+def kind_of(description: Any) -> str:
+    if isinstance(description, dict):
+        return str(description.get("type", "dict"))
+    return type(description).__name__
+
+
+def error_of(observation: Any) -> Optional[str]:
+    """The error text of a failed observation, with the student's last frame when there is one."""
+    if isinstance(observation, dict) and "error" in observation:
+        where = observation.get("traceback") or []
+        last = where[-1].strip().splitlines()[0].strip() if where else ""
+        return f"{observation['error']}" + (f" at {last}" if last else "")
+    return None
+
+
+def compare_array(expected: np.ndarray, got: Any, *, atol: float, rtol: float = 1e-4,
+                  what: str = "output") -> Optional[str]:
+    """None when ``got`` matches ``expected``; otherwise what differs, in words."""
+    got_shape = shape_of(got)
+    if got_shape is None:
+        return f"{what} should be an array of shape {tuple(expected.shape)}, got {kind_of(got)}"
+    if got_shape != tuple(expected.shape):
+        return f"{what} has shape {got_shape}, expected {tuple(expected.shape)}"
+    values = as_array(got)
+    if values is None:
+        return f"{what} has the right shape but could not be read"
+    if not np.allclose(values, expected, atol=atol, rtol=rtol, equal_nan=False):
+        difference = float(np.nanmax(np.abs(values - expected))) if values.size else 0.0
+        return f"{what} values differ from the reference (largest difference {difference:.4g})"
+    return None
+
+
+def small_table(description: Any, limit: int = 64) -> Any:
+    """What a report shows as 'got': small arrays as nested lists, big ones by shape."""
+    values = as_array(description)
+    if values is not None and values.size <= limit:
+        return np.round(values, 5).tolist()
+    shape = shape_of(description)
+    if shape is not None:
+        return {"shape": list(shape), "dtype": description.get("dtype")}
+    return description
+
+
+def rounded(values: np.ndarray, limit: int = 64) -> Any:
+    return np.round(values, 5).tolist() if values.size <= limit else {"shape": list(values.shape)}
+
+
+def fraction_message(passed: int, total: int, failures: list[str], noun: str = "cases") -> tuple[float, str]:
+    if total == 0:
+        return 0.0, f"no {noun} were run"
+    if passed == total:
+        return 1.0, f"all {total} {noun} match the reference"
+    text = f"{passed} of {total} {noun} match the reference"
+    if failures:
+        text += ": " + "; ".join(failures[:3])
+    return passed / total, text

@@ -1,0 +1,373 @@
+"""Part 1: the simple recurrent network, in numpy (1.1, 1.2), with nn.RNNCell (1.3) and nn.RNN (1.4)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from grader.parts.base import (
+    JudgeContext, Part, PlanContext, Verdict, as_array, compare_array, contract_lookup, error_of,
+    fraction_message, missing_reason, rounded, shape_of, small_table, unavailable,
+)
+
+EXAMPLE_INPUTS = [[1.0, 1.0], [1.0, 1.0], [2.0, 2.0]]  # the homework's all-ones example
+ATOL = 1e-4
+
+
+# ---- 1.1 / 1.2 srn_numpy --------------------------------------------------------------------------
+
+def _plan_numpy(ctx: PlanContext, activation: Optional[str]) -> dict[str, Any]:
+    ones = np.ones((2, 2)).tolist()
+    cases = [{"inputs": EXAMPLE_INPUTS, "W": ones, "U": ones, "V": ones, "h0": None,
+              "activation": activation, "hidden": False}]
+    if not ctx.public_only:
+        for index in range(int(ctx.settings.get("hidden_cases", 3))):
+            T, I, H, O = (int(ctx.rng.integers(lo, hi)) for lo, hi in ((2, 7), (1, 5), (2, 6), (1, 4)))
+            cases.append({
+                "inputs": ctx.rng.uniform(-1, 1, (T, I)).round(4).tolist(),
+                "W": ctx.rng.uniform(-1, 1, (I, H)).round(4).tolist(),
+                "U": ctx.rng.uniform(-1, 1, (H, H)).round(4).tolist(),
+                "V": ctx.rng.uniform(-1, 1, (H, O)).round(4).tolist(),
+                # one case starts from a non-zero state: h0 must be used, not replaced by zeros
+                "h0": ctx.rng.uniform(-1, 1, H).round(4).tolist() if index == 0 else None,
+                "activation": activation, "hidden": True,
+            })
+    return {"cases": cases}
+
+
+def plan_numpy_linear(ctx: PlanContext) -> dict[str, Any]:
+    return _plan_numpy(ctx, None)
+
+
+def plan_numpy_tanh(ctx: PlanContext) -> dict[str, Any]:
+    return _plan_numpy(ctx, "tanh")
+
+
+def probe_numpy(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    from grader.sandbox.runtime import call, describe, observe
+
+    found, problems = contract_lookup(namespace, ["srn_numpy"])
+    if problems:
+        return {"problems": problems}
+    srn_numpy = found["srn_numpy"]
+    results = []
+    for case in request["cases"]:
+        arrays = [np.asarray(case[key], dtype=float) for key in ("inputs", "W", "U", "V")]
+        h0 = None if case["h0"] is None else np.asarray(case["h0"], dtype=float)
+        activation = np.tanh if case["activation"] == "tanh" else None
+        results.append(observe(lambda: describe(np.asarray(
+            call(srn_numpy, *arrays, h0, activation, label="srn_numpy")))))
+    return {"cases": results}
+
+
+def judge_numpy(request: dict[str, Any], observation: Optional[dict[str, Any]],
+                ctx: JudgeContext) -> list[Verdict]:
+    checks = ("fixed_example", "hidden_cases")
+    if observation.get("problems"):
+        return unavailable(checks, missing_reason(observation["problems"], ctx))
+    verdicts = []
+    hidden_passed, hidden_total, failures = 0, 0, []
+    for number, (case, seen) in enumerate(zip(request["cases"], observation["cases"])):
+        activation = np.tanh if case["activation"] == "tanh" else None
+        expected = np.asarray(ctx.reference.srn_numpy(
+            np.asarray(case["inputs"]), np.asarray(case["W"]), np.asarray(case["U"]),
+            np.asarray(case["V"]), None if case["h0"] is None else np.asarray(case["h0"]), activation))
+        problem = error_of(seen) or compare_array(expected, seen.get("value"), atol=ATOL, what="y")
+        if not case["hidden"]:
+            verdicts.append(Verdict(
+                "fixed_example", 0.0 if problem else 1.0,
+                problem or "the all-ones example gives the homework's numbers",
+                expected=rounded(expected), got=small_table(seen.get("value")) if "value" in seen else None))
+            continue
+        hidden_total += 1
+        if problem:
+            failures.append(f"case {number} (T={len(case['inputs'])}, "
+                            f"{'h0 given' if case['h0'] is not None else 'h0=None'}): {problem}")
+        else:
+            hidden_passed += 1
+    if hidden_total:
+        fraction, message = fraction_message(hidden_passed, hidden_total, failures, "hidden cases")
+        verdicts.append(Verdict("hidden_cases", fraction, message, hidden=True))
+    return verdicts
+
+
+# ---- shared by 1.3 / 1.4: modules with weights chosen by the grader -------------------------------
+
+def _random_state(ctx: PlanContext, shapes: dict[str, tuple[int, ...]]) -> dict[str, Any]:
+    return {name: ctx.rng.uniform(-0.8, 0.8, shape).round(4).tolist() for name, shape in shapes.items()}
+
+
+def _load(module: Any, state: dict[str, Any]) -> Any:
+    import torch
+
+    module.load_state_dict({name: torch.tensor(value, dtype=torch.float32) for name, value in state.items()})
+    return module
+
+
+def _init_observation(cell_like: Any, linear: Any) -> dict[str, Any]:
+    """What the grader needs to judge 'all weights 1, all biases 0'."""
+    import torch
+
+    report: dict[str, Any] = {"types": [type(cell_like).__name__, type(linear).__name__], "parameters": {}}
+    for prefix, module in (("core", cell_like), ("linear", linear)):
+        if isinstance(module, torch.nn.Module):
+            for name, parameter in module.named_parameters():
+                data = parameter.detach()
+                report["parameters"][f"{prefix}.{name}"] = {
+                    "shape": list(data.shape), "min": float(data.min()), "max": float(data.max())}
+    return report
+
+
+def _judge_init(init: dict[str, Any], expected_types: list[str],
+                expected_shapes: dict[str, list[int]]) -> Verdict:
+    if "error" in init:
+        return Verdict("initialisation", 0.0, error_of(init) or "failed")
+    seen = init["value"]
+    if seen["types"] != expected_types:
+        return Verdict("initialisation", 0.0, f"returned {seen['types']}, expected {expected_types}",
+                       expected=expected_types, got=seen["types"])
+    wrong = []
+    for name, shape in expected_shapes.items():
+        parameter = seen["parameters"].get(name)
+        target = 1.0 if ".weight" in name else 0.0
+        if parameter is None:
+            wrong.append(f"{name} is missing")
+        elif parameter["shape"] != shape:
+            wrong.append(f"{name} has shape {tuple(parameter['shape'])}, expected {tuple(shape)}")
+        elif not (parameter["min"] == parameter["max"] == target):
+            wrong.append(f"{name} should be all {target:g}, found values in "
+                         f"[{parameter['min']:.3g}, {parameter['max']:.3g}]")
+    if wrong:
+        return Verdict("initialisation", 0.0, "; ".join(wrong[:3]))
+    return Verdict("initialisation", 1.0, "weights are all 1 and biases all 0, with the right sizes")
+
+
+def _judge_runs(cases: list[dict[str, Any]], seen: list[dict[str, Any]], expected_runs: list[list[np.ndarray]],
+                names: list[str]) -> list[Verdict]:
+    """Shapes and values of the grader-weighted runs; one failing case costs its share only."""
+    shape_ok = value_ok = 0
+    shape_failures, value_failures = [], []
+    for case, observed, expected in zip(cases, seen, expected_runs):
+        label = ", ".join(f"{k}={v}" for k, v in case["dims"].items())
+        problem = error_of(observed)
+        if problem:
+            shape_failures.append(f"({label}) {problem}")
+            value_failures.append(f"({label}) {problem}")
+            continue
+        items = observed["value"].get("items") if isinstance(observed["value"], dict) else None
+        if not isinstance(items, list) or len(items) != len(expected):
+            message = f"({label}) should return a tuple of {len(expected)} ({', '.join(names)})"
+            shape_failures.append(message)
+            value_failures.append(message)
+            continue
+        shape_problems = [f"{name} has shape {shape_of(got)}, expected {tuple(want.shape)}"
+                          for name, got, want in zip(names, items, expected)
+                          if shape_of(got) != tuple(want.shape)]
+        if shape_problems:
+            shape_failures.append(f"({label}) " + "; ".join(shape_problems))
+        else:
+            shape_ok += 1
+        value_problems = [p for p in (compare_array(want, got, atol=ATOL, what=name)
+                                      for name, got, want in zip(names, items, expected)) if p]
+        if value_problems:
+            value_failures.append(f"({label}) " + "; ".join(value_problems))
+        else:
+            value_ok += 1
+    fraction, message = fraction_message(shape_ok, len(cases), shape_failures, "shape cases")
+    shape_verdict = Verdict("shapes", fraction, message.replace("match the reference", "have the right shapes"))
+    fraction, message = fraction_message(value_ok, len(cases), value_failures, "grader-weighted cases")
+    return [Verdict("random_weights", fraction, message, hidden=True), shape_verdict]
+
+
+# ---- 1.3 nn.RNNCell --------------------------------------------------------------------------------
+
+CELL_DIMS = [  # (T, B, I, H, O): batch > 1 and unequal sizes catch transposed weights and lost batches
+    (3, 1, 2, 2, 2), (4, 3, 3, 5, 2), (2, 2, 4, 3, 1), (5, 4, 1, 2, 3)]
+
+
+def _cell_state_shapes(I: int, H: int, O: int) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    cell = {"weight_ih": (H, I), "weight_hh": (H, H), "bias_ih": (H,), "bias_hh": (H,)}
+    return cell, {"weight": (O, H), "bias": (O,)}
+
+
+def plan_cell(ctx: PlanContext) -> dict[str, Any]:
+    cases = []
+    for T, B, I, H, O in CELL_DIMS[: 2 if ctx.public_only else len(CELL_DIMS)]:
+        cell_shapes, linear_shapes = _cell_state_shapes(I, H, O)
+        cases.append({"dims": {"T": T, "B": B, "I": I, "H": H, "O": O},
+                      "cell": _random_state(ctx, cell_shapes), "linear": _random_state(ctx, linear_shapes),
+                      "inputs": ctx.rng.uniform(-1, 1, (T, B, I)).round(4).tolist(),
+                      "h0": ctx.rng.uniform(-1, 1, (B, H)).round(4).tolist()})
+    return {"cases": cases, "init_dims": [2, 3, 4]}
+
+
+def probe_cell(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from grader.sandbox.runtime import call, describe, observe
+
+    found, problems = contract_lookup(namespace, ["make_srn_cell", "srn_cell"])
+    if problems:
+        return {"problems": problems}
+    make, run = found["make_srn_cell"], found["srn_cell"]
+    I, H, O = request["init_dims"]
+    init = observe(lambda: _init_observation(*call(make, I, H, O, label="make_srn_cell")))
+
+    def fixed() -> Any:
+        cell, linear = call(make, 2, 2, 2, label="make_srn_cell")
+        inputs = torch.tensor(EXAMPLE_INPUTS).unsqueeze(1)
+        return describe(call(run, inputs, torch.ones(1, 2), cell, linear, label="srn_cell"))
+
+    def weighted(case: dict[str, Any]) -> Any:
+        d = case["dims"]
+        cell = _load(torch.nn.RNNCell(d["I"], d["H"]), case["cell"])
+        linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
+        with torch.no_grad():
+            return describe(call(run, torch.tensor(case["inputs"]), torch.tensor(case["h0"]), cell, linear,
+                                 label="srn_cell"))
+
+    return {"init": init, "fixed": observe(fixed),
+            "cases": [observe(lambda case=case: weighted(case)) for case in request["cases"]]}
+
+
+def _reference_cell_run(ctx: JudgeContext, case: dict[str, Any]) -> list[np.ndarray]:
+    import torch
+
+    d = case["dims"]
+    cell = _load(torch.nn.RNNCell(d["I"], d["H"]), case["cell"])
+    linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
+    with torch.no_grad():
+        Y, h_T = ctx.reference.srn_cell(torch.tensor(case["inputs"]), torch.tensor(case["h0"]), cell, linear)
+    return [Y.numpy(), h_T.numpy()]
+
+
+def _judge_fixed(fixed: dict[str, Any], expected: np.ndarray, item: int, what: str) -> Verdict:
+    problem = error_of(fixed)
+    got = None
+    if not problem:
+        items = fixed["value"].get("items") if isinstance(fixed["value"], dict) else None
+        if not isinstance(items, list) or len(items) <= item:
+            problem = f"should return a tuple whose item {item} is {what}"
+        else:
+            got = items[item]
+            problem = compare_array(expected, got, atol=ATOL, what=what)
+    return Verdict("fixed_example", 0.0 if problem else 1.0,
+                   problem or "the all-ones example gives the homework's numbers",
+                   expected=rounded(expected), got=small_table(got) if got is not None else None)
+
+
+def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
+               ctx: JudgeContext) -> list[Verdict]:
+    import torch
+
+    checks = ("initialisation", "fixed_example", "random_weights", "shapes")
+    if observation.get("problems"):
+        return unavailable(checks, missing_reason(observation["problems"], ctx))
+    I, H, O = request["init_dims"]
+    cell_shapes, linear_shapes = _cell_state_shapes(I, H, O)
+    expected_shapes = {f"core.{k}": list(v) for k, v in cell_shapes.items()}
+    expected_shapes.update({f"linear.{k}": list(v) for k, v in linear_shapes.items()})
+    verdicts = [_judge_init(observation["init"], ["RNNCell", "Linear"], expected_shapes)]
+    cell, linear = ctx.reference.make_srn_cell(2, 2, 2)
+    with torch.no_grad():
+        Y, _ = ctx.reference.srn_cell(torch.tensor(EXAMPLE_INPUTS).unsqueeze(1), torch.ones(1, 2), cell, linear)
+    verdicts.append(_judge_fixed(observation["fixed"], Y.numpy(), 0, "Y"))
+    expected_runs = [_reference_cell_run(ctx, case) for case in request["cases"]]
+    verdicts += _judge_runs(request["cases"], observation["cases"], expected_runs, ["Y", "h_T"])
+    return verdicts
+
+
+# ---- 1.4 nn.RNN -------------------------------------------------------------------------------------
+
+RNN_DIMS = [  # (T, B, I, H, O, L)
+    (3, 1, 2, 2, 2, 1), (4, 3, 3, 5, 2, 1), (3, 2, 2, 3, 2, 2), (2, 4, 4, 2, 1, 2)]
+
+
+def _rnn_state_shapes(I: int, H: int, O: int, L: int) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]]]:
+    rnn: dict[str, tuple[int, ...]] = {}
+    for layer in range(L):
+        rnn.update({f"weight_ih_l{layer}": (H, I if layer == 0 else H), f"weight_hh_l{layer}": (H, H),
+                    f"bias_ih_l{layer}": (H,), f"bias_hh_l{layer}": (H,)})
+    return rnn, {"weight": (O, H), "bias": (O,)}
+
+
+def plan_rnn(ctx: PlanContext) -> dict[str, Any]:
+    cases = []
+    for T, B, I, H, O, L in RNN_DIMS[: 3 if ctx.public_only else len(RNN_DIMS)]:
+        rnn_shapes, linear_shapes = _rnn_state_shapes(I, H, O, L)
+        cases.append({"dims": {"T": T, "B": B, "I": I, "H": H, "O": O, "L": L},
+                      "rnn": _random_state(ctx, rnn_shapes), "linear": _random_state(ctx, linear_shapes),
+                      "inputs": ctx.rng.uniform(-1, 1, (T, B, I)).round(4).tolist(),
+                      "h0": ctx.rng.uniform(-1, 1, (L, B, H)).round(4).tolist()})
+    return {"cases": cases, "init_dims": [2, 3, 4, 2]}
+
+
+def probe_rnn(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from grader.sandbox.runtime import call, describe, observe
+
+    found, problems = contract_lookup(namespace, ["make_srn_rnn", "srn_rnn"])
+    if problems:
+        return {"problems": problems}
+    make, run = found["make_srn_rnn"], found["srn_rnn"]
+    I, H, O, L = request["init_dims"]
+    init = observe(lambda: _init_observation(*call(make, I, H, O, L, label="make_srn_rnn")))
+
+    def fixed() -> Any:
+        rnn, linear = call(make, 2, 2, 2, label="make_srn_rnn")
+        inputs = torch.tensor(EXAMPLE_INPUTS).unsqueeze(1)
+        return describe(call(run, inputs, torch.zeros(1, 1, 2), rnn, linear, label="srn_rnn"))
+
+    def weighted(case: dict[str, Any]) -> Any:
+        d = case["dims"]
+        rnn = _load(torch.nn.RNN(d["I"], d["H"], d["L"]), case["rnn"])
+        linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
+        with torch.no_grad():
+            return describe(call(run, torch.tensor(case["inputs"]), torch.tensor(case["h0"]), rnn, linear,
+                                 label="srn_rnn"))
+
+    return {"init": init, "fixed": observe(fixed),
+            "cases": [observe(lambda case=case: weighted(case)) for case in request["cases"]]}
+
+
+def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
+              ctx: JudgeContext) -> list[Verdict]:
+    import torch
+
+    checks = ("initialisation", "fixed_example", "random_weights", "shapes")
+    if observation.get("problems"):
+        return unavailable(checks, missing_reason(observation["problems"], ctx))
+    I, H, O, L = request["init_dims"]
+    rnn_shapes, linear_shapes = _rnn_state_shapes(I, H, O, L)
+    expected_shapes = {f"core.{k}": list(v) for k, v in rnn_shapes.items()}
+    expected_shapes.update({f"linear.{k}": list(v) for k, v in linear_shapes.items()})
+    verdicts = [_judge_init(observation["init"], ["RNN", "Linear"], expected_shapes)]
+    rnn, linear = ctx.reference.make_srn_rnn(2, 2, 2)
+    with torch.no_grad():
+        _, _, Y = ctx.reference.srn_rnn(torch.tensor(EXAMPLE_INPUTS).unsqueeze(1), torch.zeros(1, 1, 2), rnn, linear)
+    verdicts.append(_judge_fixed(observation["fixed"], Y.numpy(), 2, "Y"))
+    expected_runs = []
+    for case in request["cases"]:
+        d = case["dims"]
+        rnn = _load(torch.nn.RNN(d["I"], d["H"], d["L"]), case["rnn"])
+        linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
+        with torch.no_grad():
+            outputs = ctx.reference.srn_rnn(torch.tensor(case["inputs"]), torch.tensor(case["h0"]), rnn, linear)
+        expected_runs.append([tensor.numpy() for tensor in outputs])
+    verdicts += _judge_runs(request["cases"], observation["cases"], expected_runs, ["out", "h_n", "Y"])
+    return verdicts
+
+
+MODULE = __name__
+PARTS = [
+    Part("1.1", "SRN in numpy, no activation", "numpy 实现 SRN(无激活)", ("fixed_example", "hidden_cases"),
+         judge_numpy, plan_numpy_linear, "probe_numpy", MODULE),
+    Part("1.2", "SRN in numpy with tanh", "numpy 实现 SRN(tanh)", ("fixed_example", "hidden_cases"),
+         judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE),
+    Part("1.3", "SRN with nn.RNNCell", "用 nn.RNNCell 实现 SRN",
+         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_cell, plan_cell, "probe_cell", MODULE),
+    Part("1.4", "SRN with nn.RNN", "用 nn.RNN 实现 SRN",
+         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_rnn, plan_rnn, "probe_rnn", MODULE),
+]

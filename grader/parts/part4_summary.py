@@ -1,0 +1,72 @@
+"""Part 4: RNN_SHAPES (checked automatically, tolerant of spelling) and the written summary (reviewed)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Optional
+
+from grader.contract import RNN_SHAPE_KEYS
+from grader.parts.base import JudgeContext, Part, PlanContext, Verdict, contract_lookup, missing_reason
+from grader.parts.written import rubric_verdict
+
+# Obvious synonyms students write for the five dimension names.
+SYNONYMS = {
+    "batch": "batch", "batch_size": "batch", "b": "batch", "n": "batch", "bs": "batch", "批量": "batch",
+    "seq_len": "seq_len", "seq_length": "seq_len", "sequence_length": "seq_len", "seqlen": "seq_len",
+    "seq": "seq_len", "seq_size": "seq_len", "t": "seq_len", "time_steps": "seq_len", "序列长度": "seq_len",
+    "input_size": "input_size", "input_dim": "input_size", "in_size": "input_size", "input": "input_size",
+    "h_in": "input_size", "输入维度": "input_size",
+    "hidden_size": "hidden_size", "hidden_dim": "hidden_size", "hidden": "hidden_size", "h": "hidden_size",
+    "h_out": "hidden_size", "隐藏层维度": "hidden_size",
+    "num_layers": "num_layers", "layers": "num_layers", "n_layers": "num_layers", "layer_num": "num_layers",
+    "num_layer": "num_layers", "l": "num_layers", "层数": "num_layers",
+}
+
+
+def normalise_shape(text: Any) -> Optional[tuple[str, ...]]:
+    """'[Batch_Size x input_size]' -> ('batch', 'input_size'); None when a name is not recognised."""
+    if not isinstance(text, str):
+        return None
+    cleaned = re.sub(r"[\(\)\[\]\{\}（）【】]", " ", text.strip().lower())
+    tokens = [t.strip().replace(" ", "_").replace("-", "_") for t in re.split(r"[,，×*]|\bx\b", cleaned)]
+    tokens = [t.strip("_") for t in tokens if t.strip("_")]
+    names = tuple(SYNONYMS.get(t) for t in tokens)
+    return None if not names or any(n is None for n in names) else names  # type: ignore[return-value]
+
+
+def plan(ctx: PlanContext) -> dict[str, Any]:
+    return {}
+
+
+def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    found, problems = contract_lookup(namespace, ["RNN_SHAPES"])
+    if problems:
+        return {"problems": problems}
+    shapes = found["RNN_SHAPES"]
+    if not isinstance(shapes, dict):
+        return {"problems": [f"`RNN_SHAPES` should be a dict, found {type(shapes).__name__}"]}
+    return {"shapes": {str(k)[:60]: (v[:200] if isinstance(v, str) else repr(v)[:200]) for k, v in shapes.items()}}
+
+
+def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
+    verdicts = [rubric_verdict("summary", "4", ctx)]
+    if observation.get("problems"):
+        return [Verdict("shapes", 0.0, missing_reason(observation["problems"], ctx))] + verdicts
+    seen = observation["shapes"]
+    correct, wrong = 0, []
+    table = []
+    for key in RNN_SHAPE_KEYS:
+        expected = ctx.reference.RNN_SHAPES[key]
+        given = seen.get(key)
+        ok = given is not None and normalise_shape(given) == normalise_shape(expected)
+        correct += ok
+        table.append({"tensor": key, "expected": expected, "got": given})
+        if not ok:
+            wrong.append(f"{key}: {given!r}" if given else f"{key}: missing")
+    message = (f"{correct} of {len(RNN_SHAPE_KEYS)} shapes are right"
+               + (" (wrong: " + "; ".join(wrong[:4]) + ")" if wrong else ""))
+    return [Verdict("shapes", correct / len(RNN_SHAPE_KEYS), message, got=table)] + verdicts
+
+
+PARTS = [Part("4", "Summary of nn.RNNCell and nn.RNN", "总结 nn.RNNCell 与 nn.RNN", ("shapes", "summary"),
+              judge, plan, "probe", __name__, written=True)]

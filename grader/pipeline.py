@@ -1,0 +1,244 @@
+"""Grade one submission, as a list of small named steps:
+
+    read  ->  plan probes  ->  execute (sandbox)  ->  judge (against the reference)  ->  score
+
+Everything after ``execute`` runs in this trusted process, on the raw observations that came back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import nbformat
+import numpy as np
+
+from grader import __version__
+from grader.answers import read_answers
+from grader.config import REPO_ROOT, GradingConfig
+from grader.parts import ALL_PARTS
+from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
+from grader.results import CheckResult, PartResult, SubmissionResult
+from grader.sandbox.launch import ExecutionLimits, ExecutionRecord, ProbeJob, execute
+from grader.submissions import Submission
+
+HANDOUT = REPO_ROOT / "assignments" / "rnn-basics" / "homework.ipynb"
+_reference_lock = threading.Lock()
+_reference_cache: dict[Path, ModuleType] = {}
+
+
+@dataclass
+class GradeOptions:
+    device: str = "cpu"
+    parts: tuple[str, ...] = tuple(p.id for p in ALL_PARTS)
+    timeout_s: float | None = None  # overrides the config's submission budget
+    public_only: bool = False  # self-check: no hidden cases
+
+
+@dataclass
+class LoadedSubmission:
+    submission: Submission
+    notebook: nbformat.NotebookNode | None = None
+    answers: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_reference(path: Path) -> ModuleType:
+    """The reference solution, imported once per process by file path (it is not an installed package)."""
+    with _reference_lock:
+        if path not in _reference_cache:
+            spec = importlib.util.spec_from_file_location("rnn_grader_reference", path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            _reference_cache[path] = module
+        return _reference_cache[path]
+
+
+def _handout_texts() -> set[str]:
+    try:
+        cells = json.loads(HANDOUT.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return set()
+    return {"".join(c["source"]).strip() for c in cells if c.get("cell_type") == "markdown"}
+
+
+# ---- step 1: read -----------------------------------------------------------------------------------
+
+def read_submission(submission: Submission) -> LoadedSubmission:
+    loaded = LoadedSubmission(submission)
+    if submission.kind == "invalid":
+        loaded.problem = submission.problem
+        return loaded
+    if submission.kind == "notebook":
+        assert submission.notebook is not None
+        try:
+            text = submission.notebook.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            loaded.problem = f"{submission.notebook.name} is not UTF-8 text (is it really a notebook?)"
+            return loaded
+        except OSError as error:
+            loaded.problem = f"cannot read {submission.notebook.name}: {error.strerror}"
+            return loaded
+        if not text.strip():
+            loaded.problem = f"{submission.notebook.name} is empty"
+            return loaded
+        try:
+            raw = json.loads(text)
+            original = raw.get("nbformat") if isinstance(raw, dict) else None
+            notebook = nbformat.reads(text, as_version=4)
+        except Exception as error:  # noqa: BLE001 - nbformat raises many kinds for bad input
+            loaded.problem = f"{submission.notebook.name} is not a valid notebook ({type(error).__name__}: " \
+                             f"{str(error)[:200]})"
+            return loaded
+        if original is not None and original < 4:
+            loaded.notes.append(f"notebook format v{original} was upgraded to v4")
+        kernel = (notebook.metadata.get("kernelspec") or {}).get("name")
+        if kernel and not str(kernel).startswith("python"):
+            loaded.notes.append(f"kernel {kernel!r} replaced by python3")
+        loaded.notebook = notebook
+    cells = [dict(c) for c in loaded.notebook.cells] if loaded.notebook is not None else None
+    loaded.answers = read_answers(cells, submission.answers_file, _handout_texts())
+    return loaded
+
+
+# ---- step 2: plan ----------------------------------------------------------------------------------
+
+def hidden_rng(config: GradingConfig, student: str, part_id: str) -> np.random.Generator:
+    """Hidden inputs differ per student and part, and are the same every time that student is graded."""
+    digest = hashlib.sha256(f"{config.seeds.hidden}:{student}:{part_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def plan_probes(student: str, parts: list[Part], config: GradingConfig, options: GradeOptions) -> dict[str, dict]:
+    requests = {}
+    for part in parts:
+        if part.plan is None:
+            continue
+        settings = config.parts[part.id].model_dump()
+        ctx = PlanContext(hidden_rng(config, student, part.id), settings, options.device, options.public_only)
+        requests[part.id] = {**part.plan(ctx), "seed": config.seeds.student}
+    return requests
+
+
+# ---- step 3: execute -------------------------------------------------------------------------------
+
+def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: dict[str, dict],
+                       config: GradingConfig, options: GradeOptions) -> ExecutionRecord:
+    limits = config.limits
+    probes = [ProbeJob(part.id, part.module, part.probe or "", requests[part.id], limits.probe_timeout_s)
+              for part in parts if part.id in requests]
+    return execute(
+        root=loaded.submission.root, kind=loaded.submission.kind, notebook=loaded.notebook,
+        modules=[p.stem for p in loaded.submission.modules], probes=probes, seed=config.seeds.student,
+        limits=ExecutionLimits(
+            submission_timeout_s=options.timeout_s or limits.submission_timeout_s,
+            cell_timeout_s=limits.cell_timeout_s, kernel_start_timeout_s=limits.kernel_start_timeout_s,
+            memory_mb=0 if options.device.startswith("cuda") else limits.memory_mb,
+            cpu_s=limits.cpu_s, output_kb=limits.output_kb))
+
+
+# ---- step 4: judge ---------------------------------------------------------------------------------
+
+def cell_errors(record: ExecutionRecord) -> list[str]:
+    errors = []
+    for cell in record.cells:
+        if cell.get("status") in ("error", "timeout", "dead"):
+            errors.append(f"cell {cell['index'] + 1} raised {cell.get('ename')}: {str(cell.get('evalue'))[:200]}"
+                          if cell["status"] == "error" else f"cell {cell['index'] + 1} {cell.get('evalue')}")
+    return errors
+
+
+def _why_no_observation(part: Part, record: ExecutionRecord) -> str:
+    if record.status == "timeout":
+        return f"not checked: {record.fatal}"
+    if record.fatal:
+        return f"not checked: {record.fatal}"
+    return "not checked: the grader's checks did not run"
+
+
+def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionRecord | None,
+               ctx: JudgeContext) -> list[Verdict]:
+    if part.plan is not None:
+        assert record is not None
+        message = record.probes.get(part.id)
+        if message is None:
+            return [Verdict(check, 0.0, _why_no_observation(part, record)) for check in part.checks]
+        if not message.get("ok"):
+            return [Verdict(check, 0.0, f"the checks failed: {message.get('error')}") for check in part.checks]
+        observation = message.get("observation")
+        if not isinstance(observation, dict):
+            return [Verdict(check, 0.0, "the checks returned nothing readable") for check in part.checks]
+    else:
+        observation = {}
+    try:
+        return part.judge(request or {}, observation, ctx)
+    except Exception as error:  # noqa: BLE001 - odd student values must cost this part only
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        return [Verdict(check, 0.0, f"the grader could not judge this part ({type(error).__name__}: {error} "
+                                    f"at {Path(where.filename).name}:{where.lineno}); please report it")
+                for check in part.checks]
+
+
+# ---- step 5: score ---------------------------------------------------------------------------------
+
+def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, seconds: float) -> PartResult:
+    points = config.parts[part.id].points
+    by_check = {v.check: v for v in verdicts}
+    checks = []
+    for check in part.checks:  # every configured check appears, even if a judge forgot one
+        verdict = by_check.get(check) or Verdict(check, 0.0, "not checked")
+        fraction = min(1.0, max(0.0, float(verdict.fraction)))
+        checks.append(CheckResult(check, fraction >= 0.999, round(fraction * points[check], 2), points[check],
+                                  verdict.message, verdict.expected, verdict.got, verdict.hidden))
+    return PartResult(part.id, part.title, part.title_zh, round(sum(c.score for c in checks), 2),
+                      config.part_points(part.id), part.written, checks, round(seconds, 3))
+
+
+def grade_submission(submission: Submission, config: GradingConfig, options: GradeOptions) -> SubmissionResult:
+    started = time.perf_counter()
+    parts = [p for p in ALL_PARTS if p.id in options.parts]
+    loaded = read_submission(submission)
+    result = SubmissionResult(student=submission.student, score=0.0,
+                              max_score=sum(config.part_points(p.id) for p in parts), status="graded", parts=[],
+                              device=options.device, grader_version=__version__,
+                              submission_hash=submission.content_hash(), answers=loaded.answers)
+    result.flags += loaded.notes
+    if loaded.problem:
+        result.status, result.error = "error", loaded.problem
+        result.parts = [score_part(p, [Verdict(c, 0.0, loaded.problem) for c in p.checks], config, 0.0)
+                        for p in parts]
+        result.elapsed_s = round(time.perf_counter() - started, 3)
+        return result
+    requests = plan_probes(submission.student, parts, config, options)
+    record = execute_submission(loaded, parts, requests, config, options) if requests else ExecutionRecord("completed")
+    result.cells = record.cells
+    result.timings = {name: round(seconds, 3) for name, seconds in record.phases.items()}
+    errors = cell_errors(record)
+    if record.status != "completed":
+        result.flags.append(record.status)
+    if errors:
+        result.flags.append(f"{len(errors)} cell(s) failed")
+    if any(c.get("dropped_output_bytes") for c in record.cells):
+        result.flags.append("output truncated")
+    if record.fatal and not record.cells:  # nothing of the student's ran: an error, not a grade
+        result.status, result.error = "error", record.fatal
+    ctx = JudgeContext(settings={}, reference=load_reference(config.reference_path), answers=loaded.answers,
+                       cell_errors=errors, rubric=config.rubric)
+    for part in parts:
+        ctx.settings = config.parts[part.id].model_dump()
+        verdicts = judge_part(part, requests.get(part.id), record, ctx)
+        seconds = float(record.probes.get(part.id, {}).get("seconds", 0.0))
+        result.parts.append(score_part(part, verdicts, config, seconds))
+    result.score = round(sum(p.score for p in result.parts), 2)
+    result.elapsed_s = round(time.perf_counter() - started, 3)
+    return result

@@ -1,0 +1,92 @@
+"""Scores and the files they are written to: results/<student>.json (docs/results-schema.md) and grades.csv."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class CheckResult:
+    id: str
+    passed: bool
+    score: float
+    max_score: float
+    message: str
+    expected: Any = None
+    got: Any = None
+    hidden: bool = False
+
+
+@dataclass
+class PartResult:
+    id: str
+    title: str
+    title_zh: str
+    score: float
+    max_score: float
+    needs_review: bool
+    checks: list[CheckResult]
+    seconds: float = 0.0
+
+
+@dataclass
+class SubmissionResult:
+    student: str
+    score: float
+    max_score: float
+    status: str  # "graded" or "error"
+    parts: list[PartResult]
+    flags: list[str] = field(default_factory=list)
+    error: str | None = None
+    elapsed_s: float = 0.0
+    device: str = "cpu"
+    grader_version: str = ""
+    submission_hash: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    answers: dict[str, str] = field(default_factory=dict)
+    schema: int = SCHEMA_VERSION
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {"schema": data.pop("schema"), **data}
+
+
+def safe_file_name(student: str) -> str:
+    """A file name for any student id: letters of any script and digits stay, the rest becomes '_'."""
+    name = "".join(c if (unicodedata.category(c)[0] in "LN" or c in "-_.") else "_"
+                   for c in unicodedata.normalize("NFC", student))
+    name = re.sub(r"\.{2,}", "_", name).strip() or "_"
+    return ("_" + name) if name.startswith(".") else name[:120]
+
+
+def write_results(results: list[SubmissionResult], out: Path, part_ids: list[str]) -> None:
+    folder = out / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    for result in results:
+        path = folder / f"{safe_file_name(result.student)}.json"
+        path.write_text(json.dumps(result.to_json(), indent=1, ensure_ascii=False, default=str) + "\n",
+                        encoding="utf-8")
+    write_grades_csv(results, out / "grades.csv", part_ids)
+
+
+def write_grades_csv(results: list[SubmissionResult], path: Path, part_ids: list[str]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "total", "max", "status", *[f"part {p}" for p in part_ids]])
+        for result in sorted(results, key=lambda r: r.student):
+            scores = {part.id: part.score for part in result.parts}
+            writer.writerow([result.student, _number(result.score), _number(result.max_score), result.status,
+                             *[_number(scores[p]) if p in scores else "" for p in part_ids]])
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"

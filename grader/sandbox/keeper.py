@@ -1,0 +1,109 @@
+"""A tiny supervisor between the grader and one submission's processes.
+
+It applies the resource limits to itself (so every process below inherits them), becomes a "child
+subreaper" (Linux: orphaned descendants are re-parented to it, even after setsid or a double fork), runs
+the worker, and when the worker ends or the grader sends SIGTERM, kills every process left below it.
+Usage: python -m grader.sandbox.keeper --memory-mb N --cpu-s N --fsize-mb N [--pass-fd FD] -- CMD...
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read().decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2:].split()  # the name may hold spaces and parentheses
+        if len(fields) > 1 and int(fields[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def kill_descendants(deadline_s: float = 10.0) -> int:
+    """SIGKILL every process below us until none is left; returns how many were killed."""
+    me, killed, stop = os.getpid(), 0, time.monotonic() + deadline_s
+    while time.monotonic() < stop:
+        children = children_of(me)
+        if not children:
+            break
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        while True:  # reap what died; their orphans are re-parented to us for the next round
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+        time.sleep(0.02)
+    return killed
+
+
+def apply_limits(memory_mb: int, cpu_s: int, fsize_mb: int) -> None:
+    if memory_mb > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_mb << 20, fsize_mb << 20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory-mb", type=int, default=0)
+    parser.add_argument("--cpu-s", type=int, default=600)
+    parser.add_argument("--fsize-mb", type=int, default=64)
+    parser.add_argument("--pass-fd", type=int, action="append", default=[])
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    become_subreaper()
+    apply_limits(args.memory_mb, args.cpu_s, args.fsize_mb)
+    stopping = False
+
+    def on_term(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    child = subprocess.Popen(command, pass_fds=tuple(args.pass_fd))
+    for fd in args.pass_fd:
+        os.close(fd)  # only the worker writes to the channel
+    code = None
+    while code is None and not stopping:
+        code = child.poll()
+        time.sleep(0.05)
+    kill_descendants()
+    return code if code is not None else -signal.SIGTERM
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""Parent side of the sandbox: run one submission in its own limited process tree and collect observations.
+
+The child gets a private working copy of the submission, a scrubbed environment, resource limits (set by
+``grader.sandbox.keeper``), one thread, and a wall-clock budget. It talks back only through a pipe this
+process opened; whatever it prints is capped and kept as a log, never parsed for results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `grader` package
+MAX_MESSAGE_BYTES = 32 << 20
+LOG_CAP_BYTES = 64 << 10
+KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+
+
+@dataclass
+class ProbeJob:
+    part: str
+    module: str
+    probe: str
+    request: dict[str, Any]
+    timeout_s: float
+
+
+@dataclass
+class ExecutionLimits:
+    submission_timeout_s: float
+    cell_timeout_s: float
+    kernel_start_timeout_s: float
+    memory_mb: int  # 0: no address-space limit (CUDA maps far more than it uses)
+    cpu_s: int
+    output_kb: int
+
+
+@dataclass
+class ExecutionRecord:
+    """What came back from one submission's process: raw observations, nothing judged yet."""
+
+    status: str  # "completed", "timeout", "crashed"
+    cells: list[dict[str, Any]] = field(default_factory=list)
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)
+    fatal: str | None = None
+    finished: bool = False  # the worker said "done"
+    log: str = ""
+    elapsed_s: float = 0.0
+
+
+def scrubbed_environment(home: Path, runtime_dir: Path) -> dict[str, str]:
+    """Only what Python and torch need: no tokens, no user configuration, one thread."""
+    env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
+    env.update({
+        "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(runtime_dir), "JUPYTER_DATA_DIR": str(home / "jupyter"),
+        "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "IPYTHONDIR": str(home / "ipython"),
+        "MPLCONFIGDIR": str(home / "mpl"), "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(IMPORT_ROOT),
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+        "TORCH_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+    })
+    env.setdefault("PATH", "/usr/bin:/bin")
+    env.setdefault("LANG", "C.UTF-8")
+    return env
+
+
+def _drain(stream: Any, sink: bytearray) -> None:
+    """Keep the first LOG_CAP_BYTES of the child's stdout/stderr; read and drop the rest."""
+    while True:
+        chunk = stream.read(65536)
+        if not chunk:
+            break
+        if len(sink) < LOG_CAP_BYTES:
+            sink.extend(chunk[: LOG_CAP_BYTES - len(sink)])
+
+
+def _copy_submission(root: Path, work: Path) -> None:
+    if root.is_dir():
+        shutil.copytree(root, work, symlinks=True, ignore=shutil.ignore_patterns(".git", "__pycache__"))
+    else:
+        work.mkdir()
+        shutil.copy2(root, work / root.name)
+
+
+def execute(*, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
+            probes: list[ProbeJob], limits: ExecutionLimits, seed: int) -> ExecutionRecord:
+    started = time.perf_counter()
+    base = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
+    try:
+        return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
+                probes: list[ProbeJob], limits: ExecutionLimits, seed: int, started: float) -> ExecutionRecord:
+    work, channel_dir, home, runtime_dir = base / "work", base / "channel", base / "home", base / "runtime"
+    _copy_submission(root, work)
+    for folder in (channel_dir, home, runtime_dir):
+        folder.mkdir(mode=0o700)
+    job: dict[str, Any] = {
+        "kind": kind, "workdir": str(work), "modules": modules, "seed": seed,
+        "import_root": str(IMPORT_ROOT), "channel_dir": str(channel_dir),
+        "limits": {"cell_timeout_s": limits.cell_timeout_s, "kernel_start_timeout_s": limits.kernel_start_timeout_s,
+                   "output_kb": limits.output_kb},
+        "probes": [{"part": p.part, "timeout_s": p.timeout_s,
+                    "request": {**p.request, "module": p.module, "probe": p.probe}} for p in probes],
+    }
+    if notebook is not None:
+        job["notebook"] = str(channel_dir / "student.ipynb")
+        nbformat.write(notebook, job["notebook"])
+    job_path = channel_dir / "job.json"
+    job_path.write_text(json.dumps(job), encoding="utf-8")
+
+    read_fd, write_fd = os.pipe()
+    command = [sys.executable, "-m", "grader.sandbox.keeper", "--memory-mb", str(limits.memory_mb),
+               "--cpu-s", str(limits.cpu_s), "--pass-fd", str(write_fd), "--",
+               sys.executable, "-m", "grader.sandbox.worker", str(job_path), str(write_fd)]
+    process = subprocess.Popen(command, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, cwd=work, env=scrubbed_environment(home, runtime_dir),
+                               start_new_session=True)
+    os.close(write_fd)
+    log = bytearray()
+    drainer = threading.Thread(target=_drain, args=(process.stdout, log), daemon=True)
+    drainer.start()
+    record = ExecutionRecord(status="completed")
+    deadline = started + limits.submission_timeout_s
+    try:
+        finished = _collect(read_fd, deadline, record)
+        if not finished:
+            record.status = "timeout"
+            record.fatal = f"timed out after {limits.submission_timeout_s:g} s (the whole submission's budget)"
+        elif record.fatal and record.status == "completed":
+            record.status = "crashed"
+    finally:
+        os.close(read_fd)
+        _stop(process)
+        drainer.join(timeout=5)
+    record.log = log.decode("utf-8", errors="replace")
+    record.elapsed_s = time.perf_counter() - started
+    return record
+
+
+def _collect(read_fd: int, deadline: float, record: ExecutionRecord) -> bool:
+    """Read the worker's messages until 'done' (True), end of pipe (True) or the deadline (False)."""
+    buffer = b""
+    while True:
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return False
+        ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
+        if not ready:
+            continue
+        chunk = os.read(read_fd, 1 << 20)
+        if not chunk:
+            if record.fatal is None and not record.finished:
+                record.fatal = "the student process ended before the grader's checks finished"
+                record.status = "crashed"
+            return True
+        buffer += chunk
+        if len(buffer) > MAX_MESSAGE_BYTES:
+            record.fatal = "the student process sent an oversized message"
+            record.status = "crashed"
+            return True
+        *lines, buffer = buffer.split(b"\n")
+        for line in lines:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                record.fatal = "the student process sent a garbled message"
+                record.status = "crashed"
+                return True
+            if isinstance(message, dict) and _handle(message, record):
+                return True
+
+
+def _handle(message: dict[str, Any], record: ExecutionRecord) -> bool:
+    kind = message.get("type")
+    if kind == "phase":
+        record.phases[message["name"]] = float(message["seconds"])
+    elif kind == "cells":
+        record.cells = message["cells"]
+        record.phases["student_code"] = float(message["seconds"])
+    elif kind == "probe":
+        record.probes[message["part"]] = message
+        record.phases[f"part {message['part']}"] = float(message.get("seconds", 0.0))
+    elif kind == "fatal":
+        record.fatal = message["error"]
+    elif kind == "done":
+        record.finished = True
+        return True
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask the keeper to kill its tree; if it does not go, kill its whole session."""
+    if process.poll() is None:
+        try:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait()

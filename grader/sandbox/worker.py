@@ -1,0 +1,178 @@
+"""The student-side process: run a submission in a fresh kernel, then the grader's probes.
+
+Started by ``grader.sandbox.launch`` inside the sandbox as ``python -m grader.sandbox.worker JOB FD``.
+It reports to the parent as JSON lines on file descriptor FD, a pipe the parent opened for it; student
+code runs in the kernel (a child of this process), whose printed output only reaches nbclient's cell
+outputs. Nothing here decides a score.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+KEPT_OUTPUT_CHARS = 4000  # per cell, for the report; the full cap only bounds memory
+
+
+class CappedClient(NotebookClient):
+    """nbclient with a per-cell output budget: a 1 GB print costs the student, not our memory."""
+
+    output_budget = 256 * 1024
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.output_bytes: dict[int, int] = {}
+        self.dropped_bytes: dict[int, int] = {}
+
+    def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        used = self.output_bytes.get(cell_index, 0)
+        if used + size > self.output_budget:
+            self.dropped_bytes[cell_index] = self.dropped_bytes.get(cell_index, 0) + size
+            return None
+        self.output_bytes[cell_index] = used + size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _text_of_outputs(outputs: list[Any]) -> str:
+    parts = []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            parts.append(output.get("text", ""))
+        elif output.get("output_type") in ("execute_result", "display_data"):
+            parts.append(str(output.get("data", {}).get("text/plain", "")) + "\n")
+    return ANSI.sub("", "".join(parts))
+
+
+def _cell_record(cell: Any, index: int, seconds: float, dropped: int) -> dict[str, Any]:
+    record: dict[str, Any] = {"index": index, "status": "ok", "seconds": round(seconds, 3),
+                              "source": "".join(cell.source)[:2000], "dropped_output_bytes": dropped}
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            record["status"] = "timeout" if output.get("ename") == "CellTimeout" else "error"
+            record["ename"] = str(output.get("ename", ""))[:200]
+            record["evalue"] = ANSI.sub("", str(output.get("evalue", "")))[:1000]
+            record["traceback"] = [ANSI.sub("", line)[:2000] for line in output.get("traceback", [])[-8:]]
+    record["output"] = _text_of_outputs(cell.get("outputs", []))[:KEPT_OUTPUT_CHARS]
+    return record
+
+
+def _student_notebook(job: dict[str, Any]) -> nbformat.NotebookNode:
+    """The cells to run: the student's notebook, or one import cell per module."""
+    if job["kind"] == "notebook":
+        return nbformat.read(job["notebook"], as_version=4)
+    notebook = nbformat.v4.new_notebook()
+    for module in job["modules"]:
+        # Import, not run: a module's `if __name__ == "__main__":` block (its own demo) stays out.
+        notebook.cells.append(nbformat.v4.new_code_cell(
+            f"import importlib as _importlib\n"
+            f"globals().update({{k: v for k, v in vars(_importlib.import_module({module!r})).items()"
+            f" if not k.startswith('__')}})"))
+    return notebook
+
+
+def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
+    notebook = _student_notebook(job)
+    student_cells = list(notebook.cells)
+    limits = job["limits"]
+    client = CappedClient(
+        notebook, timeout=limits["cell_timeout_s"], startup_timeout=limits["kernel_start_timeout_s"],
+        allow_errors=True, interrupt_on_timeout=True, kernel_name="python3",
+        error_on_timeout={"ename": "CellTimeout", "evalue": f"timed out after {limits['cell_timeout_s']:g} s",
+                          "traceback": []},
+        resources={"metadata": {"path": job["workdir"]}})
+    client.output_budget = int(limits["output_kb"]) * 1024
+    started = time.perf_counter()
+    with client.setup_kernel():
+        send({"type": "phase", "name": "kernel_start", "seconds": time.perf_counter() - started})
+        setup = nbformat.v4.new_code_cell(
+            f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
+            f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}); del _s, _r")
+        client.execute_cell(setup, -1)
+        if _errors_of(setup):
+            send({"type": "fatal", "error": "the grader could not prepare the kernel: " + _errors_of(setup)})
+            return
+        code_started = time.perf_counter()
+        records = []
+        for index, cell in enumerate(student_cells):
+            if cell.cell_type != "code":
+                continue
+            cell_started = time.perf_counter()
+            try:
+                client.execute_cell(cell, index)
+            except DeadKernelError:
+                records.append({"index": index, "status": "dead", "seconds": time.perf_counter() - cell_started,
+                                "source": "".join(cell.source)[:2000], "ename": "DeadKernelError",
+                                "evalue": "the kernel died while running this cell", "output": ""})
+                send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
+                send({"type": "fatal", "error": f"the kernel died in cell {index + 1}"})
+                return
+            records.append(_cell_record(cell, index, time.perf_counter() - cell_started,
+                                        client.dropped_bytes.get(index, 0)))
+        send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
+        for probe in job["probes"]:
+            send(_run_probe(client, probe, Path(job["channel_dir"])))
+
+
+def _errors_of(cell: Any) -> str:
+    errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    return "; ".join(f"{e.get('ename')}: {ANSI.sub('', str(e.get('evalue')))[:300]}" for e in errors)
+
+
+def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -> dict[str, Any]:
+    part = probe["part"]
+    request_path = channel_dir / f"request-{part}.json"
+    # The result name is random: student code ran before it existed and cannot pre-write it.
+    result_path = channel_dir / f"result-{part}-{os.urandom(8).hex()}.json"
+    request_path.write_text(json.dumps(probe["request"]), encoding="utf-8")
+    cell = nbformat.v4.new_code_cell(
+        "__import__('grader.sandbox.runtime', fromlist=['run_probe']).run_probe("
+        f"globals(), {part!r}, {str(request_path)!r}, {str(result_path)!r})")
+    client.timeout = probe["timeout_s"]
+    client.error_on_timeout = {"ename": "CellTimeout", "evalue": f"timed out after {probe['timeout_s']:g} s",
+                               "traceback": []}
+    started = time.perf_counter()
+    try:
+        client.execute_cell(cell, -1)
+    except DeadKernelError:
+        return {"type": "probe", "part": part, "ok": False, "seconds": time.perf_counter() - started,
+                "error": "the kernel died during this part's checks (memory limit or a crash)"}
+    seconds = time.perf_counter() - started
+    if result_path.exists():
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        result_path.unlink()
+        return {"type": "probe", "part": part, "seconds": seconds, **result}
+    error = _errors_of(cell) or "the checks produced no result"
+    if "CellTimeout" in error:
+        error = f"timed out after {probe['timeout_s']:g} s"
+    return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "error": error}
+
+
+def main() -> None:
+    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
+    channel = os.fdopen(int(sys.argv[2]), "w", buffering=1, encoding="utf-8")
+
+    def send(message: dict[str, Any]) -> None:
+        channel.write(json.dumps(message) + "\n")
+        channel.flush()
+
+    try:
+        run(job, send)
+    except Exception as error:  # noqa: BLE001 - reported to the parent, which records it for this student
+        send({"type": "fatal", "error": f"{type(error).__name__}: {error}"[:2000]})
+    send({"type": "done"})
+    channel.close()
+
+
+if __name__ == "__main__":
+    main()
