@@ -13,13 +13,13 @@ from grader.parts.written import rubric_verdict
 SYNONYMS = {
     "batch": "batch", "batch_size": "batch", "b": "batch", "n": "batch", "bs": "batch", "批量": "batch",
     "seq_len": "seq_len", "seq_length": "seq_len", "sequence_length": "seq_len", "seqlen": "seq_len",
-    "seq": "seq_len", "seq_size": "seq_len", "t": "seq_len", "time_steps": "seq_len", "序列长度": "seq_len",
+    "seq": "seq_len", "seq_size": "seq_len", "t": "seq_len", "l": "seq_len", "time_steps": "seq_len", "序列长度": "seq_len",
     "input_size": "input_size", "input_dim": "input_size", "in_size": "input_size", "input": "input_size",
     "h_in": "input_size", "输入维度": "input_size",
     "hidden_size": "hidden_size", "hidden_dim": "hidden_size", "hidden": "hidden_size", "h": "hidden_size",
     "h_out": "hidden_size", "隐藏层维度": "hidden_size",
     "num_layers": "num_layers", "layers": "num_layers", "n_layers": "num_layers", "layer_num": "num_layers",
-    "num_layer": "num_layers", "l": "num_layers", "层数": "num_layers",
+    "num_layer": "num_layers", "层数": "num_layers",
 }
 
 

@@ -70,7 +70,9 @@ def kill_descendants(deadline_s: float = 10.0) -> int:
 
 def apply_limits(memory_mb: int, cpu_s: int, fsize_mb: int) -> None:
     if memory_mb > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+        # RLIMIT_DATA (heap and private anonymous maps), not RLIMIT_AS: a CUDA build of torch maps
+        # gigabytes of shared-library address space at import and fails under an address-space limit.
+        resource.setrlimit(resource.RLIMIT_DATA, (memory_mb << 20, memory_mb << 20))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_mb << 20, fsize_mb << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

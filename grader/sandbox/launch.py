@@ -69,7 +69,9 @@ def scrubbed_environment(home: Path, runtime_dir: Path) -> dict[str, str]:
         "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(runtime_dir), "JUPYTER_DATA_DIR": str(home / "jupyter"),
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "IPYTHONDIR": str(home / "ipython"),
         "MPLCONFIGDIR": str(home / "mpl"), "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
-        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(IMPORT_ROOT),
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+        # the grader first, then wherever the grader's own dependencies were installed
+        "PYTHONPATH": os.pathsep.join([str(IMPORT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
         "TORCH_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
     })

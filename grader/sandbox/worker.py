@@ -54,7 +54,7 @@ def _text_of_outputs(outputs: list[Any]) -> str:
     return ANSI.sub("", "".join(parts))
 
 
-def _cell_record(cell: Any, index: int, seconds: float, dropped: int) -> dict[str, Any]:
+def _cell_record(cell: Any, index: int, seconds: float, dropped: int, timeout_s: float) -> dict[str, Any]:
     record: dict[str, Any] = {"index": index, "status": "ok", "seconds": round(seconds, 3),
                               "source": "".join(cell.source)[:2000], "dropped_output_bytes": dropped}
     for output in cell.get("outputs", []):
@@ -63,6 +63,9 @@ def _cell_record(cell: Any, index: int, seconds: float, dropped: int) -> dict[st
             record["ename"] = str(output.get("ename", ""))[:200]
             record["evalue"] = ANSI.sub("", str(output.get("evalue", "")))[:1000]
             record["traceback"] = [ANSI.sub("", line)[:2000] for line in output.get("traceback", [])[-8:]]
+    if record.get("ename") == "KeyboardInterrupt" and seconds >= timeout_s:
+        # nbclient interrupted the kernel at the cell timeout: say so rather than "KeyboardInterrupt"
+        record.update(status="timeout", ename="CellTimeout", evalue=f"timed out after {timeout_s:g} s")
     record["output"] = _text_of_outputs(cell.get("outputs", []))[:KEPT_OUTPUT_CHARS]
     return record
 
@@ -118,7 +121,7 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
                 send({"type": "fatal", "error": f"the kernel died in cell {index + 1}"})
                 return
             records.append(_cell_record(cell, index, time.perf_counter() - cell_started,
-                                        client.dropped_bytes.get(index, 0)))
+                                        client.dropped_bytes.get(index, 0), limits["cell_timeout_s"]))
         send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
         for probe in job["probes"]:
             send(_run_probe(client, probe, Path(job["channel_dir"])))
@@ -153,7 +156,7 @@ def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -
         result_path.unlink()
         return {"type": "probe", "part": part, "seconds": seconds, **result}
     error = _errors_of(cell) or "the checks produced no result"
-    if "CellTimeout" in error:
+    if "CellTimeout" in error or ("KeyboardInterrupt" in error and seconds >= probe["timeout_s"]):
         error = f"timed out after {probe['timeout_s']:g} s"
     return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "error": error}
 
