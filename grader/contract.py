@@ -81,8 +81,12 @@ def signature_problem(entry: ContractName, obj: object) -> str | None:
             return f"`{label}` is missing"
         try:
             found = _positional_names(function, skip_self)
+            takes_any = any(p.kind == p.VAR_POSITIONAL
+                            for p in inspect.signature(function).parameters.values())  # type: ignore[arg-type]
         except (TypeError, ValueError):
             continue  # builtins without a signature: let the call decide
+        if takes_any:
+            continue  # *args accepts whatever we pass
         if len(found) < len(expected):
             return f"`{label}` takes ({', '.join(found)}), the contract says ({', '.join(expected)})"
     return None

@@ -1,0 +1,83 @@
+"""The student process is contained: no leaked secrets, nothing left running, limits applied."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from grader.grade import main as grade
+
+pytestmark = pytest.mark.slow
+
+HONEST_SRN = '''
+import numpy as np
+
+def srn_numpy(inputs, W, U, V, h0=None, activation=None):
+    h = np.zeros(W.shape[1]) if h0 is None else h0
+    ys = []
+    for x in inputs:
+        h = x @ W + h @ U
+        h = activation(h) if activation else h
+        ys.append(h @ V)
+    return np.array(ys)
+'''
+
+
+def module_submission(folder, name: str, source: str):
+    student = folder / name
+    student.mkdir(parents=True)
+    (student / "solution.py").write_text(source, encoding="utf-8")
+    return student
+
+
+def test_environment_is_scrubbed_and_single_threaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret_value")
+    student = module_submission(tmp_path, "env", HONEST_SRN + '''
+import os, torch
+print("TOKEN", os.environ.get("GITHUB_TOKEN"), "THREADS", torch.get_num_threads(), "HOME", os.environ["HOME"])
+''')
+    result = grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True).results[0]
+    output = result.cells[0]["output"]
+    assert "TOKEN None" in output and "THREADS 1" in output
+    assert "ghp_secret_value" not in output
+    assert result.score == result.max_score  # the honest code still earns its points
+
+
+def test_no_process_outlives_its_submission(tmp_path):
+    student = module_submission(tmp_path, "spawner", HONEST_SRN + '''
+import subprocess, os
+child = subprocess.Popen(["sleep", "300"], start_new_session=True)
+print("CHILD", child.pid)
+if os.fork() == 0:          # a double fork: the grandchild is orphaned at once
+    if os.fork() == 0:
+        os.setsid()
+        print("GRANDCHILD", os.getpid(), flush=True)
+        import time; time.sleep(300)
+    os._exit(0)
+''')
+    result = grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True).results[0]
+    pids = [int(p) for p in re.findall(r"(?:CHILD|GRANDCHILD) (\d+)", result.cells[0]["output"])]
+    assert len(pids) >= 1
+    time.sleep(0.5)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert result.score == result.max_score
+
+
+def test_memory_bomb_costs_only_that_student(tmp_path):
+    bomb = module_submission(tmp_path / "class", "bomb", HONEST_SRN + '''
+blocks = []
+def srn_numpy(*args):
+    while True:
+        blocks.append(bytearray(256 << 20))
+''')
+    honest = module_submission(tmp_path / "class", "honest", HONEST_SRN)
+    batch = grade(paths=[tmp_path / "class"], out=tmp_path / "out", jobs=2, only=["1.1", "1.2"], quiet=True)
+    results = {r.student: r for r in batch.results}
+    assert results["bomb"].score == 0
+    assert "MemoryError" in results["bomb"].parts[0].checks[0].message
+    assert results["honest"].score == results["honest"].max_score
