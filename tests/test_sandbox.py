@@ -69,13 +69,13 @@ if os.fork() == 0:          # a double fork: the grandchild is orphaned at once
 
 
 def test_memory_bomb_costs_only_that_student(tmp_path):
-    bomb = module_submission(tmp_path / "class", "bomb", HONEST_SRN + '''
+    module_submission(tmp_path / "class", "bomb", HONEST_SRN + '''
 blocks = []
 def srn_numpy(*args):
     while True:
         blocks.append(bytearray(256 << 20))
 ''')
-    honest = module_submission(tmp_path / "class", "honest", HONEST_SRN)
+    module_submission(tmp_path / "class", "honest", HONEST_SRN)
     batch = grade(paths=[tmp_path / "class"], out=tmp_path / "out", jobs=2, only=["1.1", "1.2"], quiet=True)
     results = {r.student: r for r in batch.results}
     assert results["bomb"].score == 0

@@ -9,11 +9,11 @@ from grader.results import SubmissionResult
 
 def summary_table(results: list[SubmissionResult], part_ids: list[str]) -> Table:
     table = Table(title="rnn-grader", show_lines=False)
-    table.add_column("student")
-    table.add_column("total", justify="right")
+    table.add_column("student", no_wrap=True, min_width=7)
+    table.add_column("total", justify="right", no_wrap=True)
     for part_id in part_ids:
         table.add_column(part_id, justify="right")
-    table.add_column("notes")
+    table.add_column("notes", overflow="fold", max_width=40)
     for result in results:
         scores = {p.id: p for p in result.parts}
         cells = []

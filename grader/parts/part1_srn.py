@@ -7,7 +7,7 @@ from typing import Any, Optional
 import numpy as np
 
 from grader.parts.base import (
-    JudgeContext, Part, PlanContext, Verdict, as_array, compare_array, contract_lookup, error_of,
+    JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of,
     fraction_message, missing_reason, rounded, shape_of, small_table, unavailable,
 )
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-import numpy as np
-
 from grader.parts.base import (
     JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of, missing_reason,
     shape_of, small_table, unavailable,
@@ -275,4 +273,3 @@ PARTS = [
          ("model_shapes", "own_training", "model_trains"), judge_rnn, plan_rnn, "probe_rnn", MODULE),
 ]
 
-__all__ = ["PARTS", "np"]

@@ -10,8 +10,6 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-import numpy as np
-
 from grader.parts.base import (
     JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of, missing_reason,
     shape_of, unavailable,
@@ -224,4 +222,3 @@ MODULE = __name__
 PARTS = [Part("3", "Encoder-decoder seq2seq", "编码器-解码器 seq2seq",
               ("make_data", "model_shape", "training", "translations"), judge, plan, "probe", MODULE)]
 
-__all__ = ["PARTS", "np"]
