@@ -101,7 +101,9 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
         setup = nbformat.v4.new_code_cell(
             f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
             f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}); del _s, _r")
+        setup_started = time.perf_counter()
         client.execute_cell(setup, -1)
+        send({"type": "phase", "name": "grader_setup", "seconds": time.perf_counter() - setup_started})
         if _errors_of(setup):
             send({"type": "fatal", "error": "the grader could not prepare the kernel: " + _errors_of(setup)})
             return
