@@ -158,12 +158,8 @@ def cell_errors(record: ExecutionRecord) -> list[str]:
     return errors
 
 
-def _why_no_observation(part: Part, record: ExecutionRecord) -> str:
-    if record.status == "timeout":
-        return f"not checked: {record.fatal}"
-    if record.fatal:
-        return f"not checked: {record.fatal}"
-    return "not checked: the grader's checks did not run"
+def _why_no_observation(record: ExecutionRecord) -> str:
+    return f"not checked: {record.fatal}" if record.fatal else "not checked: the grader's checks did not run"
 
 
 def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionRecord | None,
@@ -172,7 +168,7 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
         assert record is not None
         message = record.probes.get(part.id)
         if message is None:
-            return [Verdict(check, 0.0, _why_no_observation(part, record)) for check in part.checks]
+            return [Verdict(check, 0.0, _why_no_observation(record)) for check in part.checks]
         if not message.get("ok"):
             return [Verdict(check, 0.0, f"the checks failed: {message.get('error')}") for check in part.checks]
         observation = message.get("observation")
@@ -232,10 +228,10 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
         result.flags.append("output truncated")
     if record.fatal and not record.cells:  # nothing of the student's ran: an error, not a grade
         result.status, result.error = "error", record.fatal
-    ctx = JudgeContext(settings={}, reference=load_reference(config.reference_path), answers=loaded.answers,
-                       cell_errors=errors, rubric=config.rubric)
+    reference = load_reference(config.reference_path)
     for part in parts:
-        ctx.settings = config.parts[part.id].model_dump()
+        ctx = JudgeContext(settings=config.parts[part.id].model_dump(), reference=reference,
+                           answers=loaded.answers, cell_errors=errors, rubric=config.rubric)
         verdicts = judge_part(part, requests.get(part.id), record, ctx)
         seconds = float(record.probes.get(part.id, {}).get("seconds", 0.0))
         result.parts.append(score_part(part, verdicts, config, seconds))

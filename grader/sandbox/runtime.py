@@ -117,12 +117,6 @@ def _array(kind: str, dtype: str, shape: list[int], data: list[Any] | None) -> d
     return {"type": kind, "dtype": dtype, "shape": shape, "data": data}
 
 
-def lookup(namespace: dict[str, Any], names: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """The contract names the student defined, and those missing."""
-    found = {name: namespace[name] for name in names if name in namespace}
-    return found, [name for name in names if name not in namespace]
-
-
 def run_probe(namespace: dict[str, Any], part_id: str, request_path: str, result_path: str) -> None:
     """Entry point called from the probe cell."""
     with open(request_path, encoding="utf-8") as handle:

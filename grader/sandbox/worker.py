@@ -33,6 +33,15 @@ class CappedClient(NotebookClient):
         super().__init__(*args, **kwargs)
         self.output_bytes: dict[int, int] = {}
         self.dropped_bytes: dict[int, int] = {}
+        self.timed_out = False  # set by nbclient's own timeout path; reset before each cell
+
+    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
+        self.timed_out = True  # the kernel is then interrupted: the cell's error reads KeyboardInterrupt
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def run_cell(self, cell: Any, index: int, timeout_s: float) -> None:
+        self.timeout, self.timed_out = timeout_s, False
+        self.execute_cell(cell, index)
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         size = len(json.dumps(msg.get("content", {}), default=str))
@@ -54,17 +63,17 @@ def _text_of_outputs(outputs: list[Any]) -> str:
     return ANSI.sub("", "".join(parts))
 
 
-def _cell_record(cell: Any, index: int, seconds: float, dropped: int, timeout_s: float) -> dict[str, Any]:
+def _cell_record(cell: Any, index: int, seconds: float, dropped: int, timed_out: bool,
+                 timeout_s: float) -> dict[str, Any]:
     record: dict[str, Any] = {"index": index, "status": "ok", "seconds": round(seconds, 3),
                               "source": "".join(cell.source)[:2000], "dropped_output_bytes": dropped}
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            record["status"] = "timeout" if output.get("ename") == "CellTimeout" else "error"
+            record["status"] = "error"
             record["ename"] = str(output.get("ename", ""))[:200]
             record["evalue"] = ANSI.sub("", str(output.get("evalue", "")))[:1000]
             record["traceback"] = [ANSI.sub("", line)[:2000] for line in output.get("traceback", [])[-8:]]
-    if record.get("ename") == "KeyboardInterrupt" and seconds >= timeout_s:
-        # nbclient interrupted the kernel at the cell timeout: say so rather than "KeyboardInterrupt"
+    if timed_out:  # say so rather than the KeyboardInterrupt the interrupt produced
         record.update(status="timeout", ename="CellTimeout", evalue=f"timed out after {timeout_s:g} s")
     record["output"] = _text_of_outputs(cell.get("outputs", []))[:KEPT_OUTPUT_CHARS]
     return record
@@ -91,8 +100,6 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
     client = CappedClient(
         notebook, timeout=limits["cell_timeout_s"], startup_timeout=limits["kernel_start_timeout_s"],
         allow_errors=True, interrupt_on_timeout=True, kernel_name="python3",
-        error_on_timeout={"ename": "CellTimeout", "evalue": f"timed out after {limits['cell_timeout_s']:g} s",
-                          "traceback": []},
         resources={"metadata": {"path": job["workdir"]}})
     client.output_budget = int(limits["output_kb"]) * 1024
     started = time.perf_counter()
@@ -114,7 +121,7 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
                 continue
             cell_started = time.perf_counter()
             try:
-                client.execute_cell(cell, index)
+                client.run_cell(cell, index, limits["cell_timeout_s"])
             except DeadKernelError:
                 records.append({"index": index, "status": "dead", "seconds": time.perf_counter() - cell_started,
                                 "source": "".join(cell.source)[:2000], "ename": "DeadKernelError",
@@ -123,7 +130,8 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
                 send({"type": "fatal", "error": f"the kernel died in cell {index + 1}"})
                 return
             records.append(_cell_record(cell, index, time.perf_counter() - cell_started,
-                                        client.dropped_bytes.get(index, 0), limits["cell_timeout_s"]))
+                                        client.dropped_bytes.get(index, 0), client.timed_out,
+                                        limits["cell_timeout_s"]))
         send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
         for probe in job["probes"]:
             send(_run_probe(client, probe, Path(job["channel_dir"])))
@@ -143,12 +151,9 @@ def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -
     cell = nbformat.v4.new_code_cell(
         "__import__('grader.sandbox.runtime', fromlist=['run_probe']).run_probe("
         f"globals(), {part!r}, {str(request_path)!r}, {str(result_path)!r})")
-    client.timeout = probe["timeout_s"]
-    client.error_on_timeout = {"ename": "CellTimeout", "evalue": f"timed out after {probe['timeout_s']:g} s",
-                               "traceback": []}
     started = time.perf_counter()
     try:
-        client.execute_cell(cell, -1)
+        client.run_cell(cell, -1, probe["timeout_s"])
     except DeadKernelError:
         return {"type": "probe", "part": part, "ok": False, "seconds": time.perf_counter() - started,
                 "error": "the kernel died during this part's checks (memory limit or a crash)"}
@@ -157,9 +162,10 @@ def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -
         result = json.loads(result_path.read_text(encoding="utf-8"))
         result_path.unlink()
         return {"type": "probe", "part": part, "seconds": seconds, **result}
-    error = _errors_of(cell) or "the checks produced no result"
-    if "CellTimeout" in error or ("KeyboardInterrupt" in error and seconds >= probe["timeout_s"]):
+    if client.timed_out:
         error = f"timed out after {probe['timeout_s']:g} s"
+    else:
+        error = _errors_of(cell) or "the checks produced no result"
     return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "error": error}
 
 
