@@ -50,18 +50,46 @@ def cli() -> None:
 @click.option("--only", default=None, help="Grade only these parts, e.g. 1.1,3.")
 @click.option("--assignment", type=click.Path(path_type=Path, exists=True, file_okay=False),
               default=DEFAULT_ASSIGNMENT, show_default=False, help="Assignment folder holding grading.toml.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the HTML reports.")
+@click.option("--rerun", is_flag=True, help="Execute every submission again instead of reusing cached results.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: str, timeout: float | None,
-                only: str | None, assignment: Path, quiet: bool) -> None:
+                only: str | None, assignment: Path, lang: str, rerun: bool, quiet: bool) -> None:
     """Grade every submission in PATHS (class folders, student folders or single files)."""
     from grader.grade import main
 
     try:
         main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
-             assignment=assignment, quiet=quiet)
+             assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet)
     except ConfigError as error:
         click.echo(f"grade: configuration error: {error}", err=True)
         sys.exit(2)
+
+
+@cli.command("history")
+@click.argument("student")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="The output folder whose gradebook to read.")
+def history_command(student: str, out: Path) -> None:
+    """How STUDENT's grade changed across the runs recorded in OUT/gradebook.sqlite."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from grader.gradebook import history
+
+    rows = history(out / "gradebook.sqlite", student)
+    if not rows:
+        click.echo(f"grade: no runs recorded for {student!r} in {out / 'gradebook.sqlite'}", err=True)
+        sys.exit(1)
+    part_ids = [p for p in PART_IDS if any(p in row.parts for row in rows)]
+    table = Table(title=f"{student}: grade history")
+    for column in ["run", "when", "version", "total", *part_ids, "to review"]:
+        table.add_column(column, justify="right" if column not in ("when", "version") else "left")
+    for row in rows:
+        table.add_row(str(row.run_id), row.at, row.version, f"{row.total:g}/{row.max_score:g}",
+                      *[f"{row.parts[p]:g}" if p in row.parts else "" for p in part_ids], str(row.to_review))
+    Console().print(table)
 
 
 def main() -> None:

@@ -195,19 +195,20 @@ def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, secon
         verdict = by_check.get(check) or Verdict(check, 0.0, "not checked")
         fraction = min(1.0, max(0.0, float(verdict.fraction)))
         checks.append(CheckResult(check, fraction >= 0.999, round(fraction * points[check], 2), points[check],
-                                  verdict.message, verdict.expected, verdict.got, verdict.hidden))
+                                  verdict.message, verdict.expected, verdict.got, verdict.hidden, verdict.plot))
     return PartResult(part.id, part.title, part.title_zh, round(sum(c.score for c in checks), 2),
                       config.part_points(part.id), part.written, checks, round(seconds, 3))
 
 
-def grade_submission(submission: Submission, config: GradingConfig, options: GradeOptions) -> SubmissionResult:
+def grade_submission(submission: Submission, config: GradingConfig, options: GradeOptions,
+                     content_hash: str | None = None) -> SubmissionResult:
     started = time.perf_counter()
     parts = [p for p in ALL_PARTS if p.id in options.parts]
     loaded = read_submission(submission)
     result = SubmissionResult(student=submission.student, score=0.0,
                               max_score=sum(config.part_points(p.id) for p in parts), status="graded", parts=[],
                               device=options.device, grader_version=__version__,
-                              submission_hash=submission.content_hash(), answers=loaded.answers)
+                              submission_hash=content_hash or submission.content_hash(), answers=loaded.answers)
     result.flags += loaded.notes
     if loaded.problem:
         result.status, result.error = "error", loaded.problem

@@ -23,6 +23,7 @@ class CheckResult:
     expected: Any = None
     got: Any = None
     hidden: bool = False
+    plot: dict[str, Any] | None = None
 
 
 @dataclass
@@ -35,6 +36,9 @@ class PartResult:
     needs_review: bool
     checks: list[CheckResult]
     seconds: float = 0.0
+    reviewed: bool = False  # an instructor confirmed the score in review.csv
+    suggested_score: float | None = None  # the rubric's suggestion, kept when a review replaced it
+    review_comment: str = ""
 
 
 @dataclass
@@ -53,11 +57,23 @@ class SubmissionResult:
     timings: dict[str, float] = field(default_factory=dict)
     cells: list[dict[str, Any]] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
+    from_cache: bool = False  # reused from an earlier run of the same submission, grader and config
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         return {"schema": data.pop("schema"), **data}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SubmissionResult":
+        if data.get("schema") != SCHEMA_VERSION:
+            raise ValueError(f"results schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
+        parts = [PartResult(**{**part, "checks": [CheckResult(**check) for check in part["checks"]]})
+                 for part in data["parts"]]
+        return cls(**{**data, "parts": parts})
+
+    def recompute_total(self) -> None:
+        self.score = round(sum(part.score for part in self.parts), 2)
 
 
 def safe_file_name(student: str) -> str:

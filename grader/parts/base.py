@@ -24,6 +24,7 @@ class Verdict:
     expected: Any = None
     got: Any = None
     hidden: bool = False  # built from hidden inputs: never shown in a student self-check
+    plot: Optional[dict[str, Any]] = None  # {"series": {name: [[x, y], ...]}, "threshold", "log_y"} for reports
 
 
 @dataclass

@@ -183,9 +183,12 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     predictions = {r["seed"]: (r["own"].get("value", {}).get("predicted") or error_of(r["own"])) for r in runs}
     epochs = request["epochs"]
     seen = ", ".join(f"seed {seed}: {word}" for seed, word in predictions.items())
+    plot = {"series": {f"seed {r['seed']}": [[i + 1, loss] for i, loss in enumerate(r["own"]["value"]["losses"])]
+                       for r in runs if r["own"].get("value", {}).get("losses")},
+            "threshold": None, "log_y": False, "x": "epoch", "y": "loss"}
     if len(own_ok) >= needed:
         own = Verdict("own_training", 1.0, f"your {train_name} reaches '{TARGET}' within {epochs} epochs for "
-                      f"{len(own_ok)} of {len(runs)} seeds", expected=TARGET, got=seen)
+                      f"{len(own_ok)} of {len(runs)} seeds", expected=TARGET, got=seen, plot=plot)
     else:
         hint = ""
         if len(standard_ok) >= needed:
@@ -193,7 +196,8 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
                     f"in {train_name} (is the loss summed over every time step?)")
         own = Verdict("own_training", len(own_ok) / max(needed, 1),
                       f"after {train_name} for {epochs} epochs your model predicts '{TARGET}' for only "
-                      f"{len(own_ok)} of {len(runs)} seeds (needed {needed}){hint}", expected=TARGET, got=seen)
+                      f"{len(own_ok)} of {len(runs)} seeds (needed {needed}){hint}", expected=TARGET, got=seen,
+                      plot=plot)
     if len(standard_ok) >= needed:
         model = Verdict("model_trains", 1.0, f"your {model_name} learns '{TARGET}' with the grader's loop")
     else:

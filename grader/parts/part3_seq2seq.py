@@ -191,17 +191,20 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     result = training["value"]
     final = result["curve"][-1][1]
     threshold = request["loss_threshold"]
+    plot = {"series": {"grader": [list(point) for point in result["curve"]],
+                       "train_seq2seq": [[i + 1, loss] for i, loss in enumerate(result["student_losses"])]},
+            "threshold": threshold, "log_y": True, "x": "epoch", "y": "loss"}
     if final < threshold:
         verdicts.append(Verdict("training", 1.0, f"the grader's loss fell below {threshold} after {result['epochs']} "
                                 f"epochs ({result['seconds']:.1f} s on {request['device']})",
-                                expected=threshold, got=round(final, 5)))
+                                expected=threshold, got=round(final, 5), plot=plot))
     else:
         start = result["curve"][0][1]
         progress = max(0.0, min(1.0, (start - final) / max(start - threshold, 1e-9)))
         verdicts.append(Verdict("training", 0.5 * progress,
                                 f"the grader's loss is {final:.4f} after the budget of {result['epochs']} epochs "
                                 f"(threshold {threshold}); half credit at most, in proportion to progress",
-                                expected=threshold, got=round(final, 5)))
+                                expected=threshold, got=round(final, 5), plot=plot))
     correct, wrong = 0, []
     table = []
     for word, target in request["pairs"]:

@@ -28,6 +28,13 @@ def become_subreaper() -> bool:
         return False
 
 
+def subreaper_supported() -> bool:
+    """Whether this kernel can make a process a child subreaper (Linux 3.4+)."""
+    import platform
+
+    return platform.system() == "Linux"
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):

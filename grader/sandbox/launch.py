@@ -62,6 +62,18 @@ class ExecutionRecord:
     elapsed_s: float = 0.0
 
 
+def sandbox_features() -> list[str]:
+    """What this sandbox enforces here, and what it does not, for the reports' header."""
+    from grader.sandbox.keeper import subreaper_supported
+
+    features = ["separate process per submission", "private working copy", "scrubbed environment, one thread",
+                "limits: memory (data), CPU time, file size", "wall-clock and per-cell timeouts", "output caps"]
+    features.append("leftover processes reaped (subreaper)" if subreaper_supported() else
+                    "leftover processes: process group only")
+    features += ["not enforced: network isolation, separate user, read protection of other files"]
+    return features
+
+
 def scrubbed_environment(home: Path, runtime_dir: Path) -> dict[str, str]:
     """Only what Python and torch need: no tokens, no user configuration, one thread."""
     env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}

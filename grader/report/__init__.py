@@ -1,0 +1,169 @@
+"""HTML reports: index.html (the class) and students/<student>.html, rendered from results JSON.
+
+Rendering reads only the results (dicts as in docs/results-schema.md), so a re-render after a review never
+needs the submissions. Templates are autoescaped: whatever a student printed appears as text.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from grader.report import plots
+from grader.report.i18n import Translator
+from grader.results import safe_file_name
+
+_SITE_FRAMES = re.compile(r"site-packages|/lib/python3\.\d+/|/grader/sandbox/")
+MAX_FAILURES = 12
+
+
+def _environment() -> Environment:
+    environment = Environment(loader=PackageLoader("grader.report", "templates"),
+                              autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined,
+                              trim_blocks=True, lstrip_blocks=True)
+    environment.filters["num"] = lambda value: f"{value:g}" if isinstance(value, (int, float)) else value
+    return environment
+
+
+def _klass(score: float, maximum: float) -> str:
+    return "full" if score >= maximum else "partial" if score > 0 else "zero"
+
+
+def _title(part: dict[str, Any], lang: str) -> str:
+    return part.get("title_zh") if lang == "zh" and part.get("title_zh") else part["title"]
+
+
+def badges(result: dict[str, Any], t: Translator) -> list[dict[str, str]]:
+    """Status badges: text and a symbol as well as a colour, never colour alone."""
+    found = []
+    if result["status"] == "error":
+        found.append({"kind": "bad", "text": "✗ " + t("badge.error")})
+    for flag in result.get("flags", []):
+        if flag == "timeout":
+            found.append({"kind": "bad", "text": "⏱ " + t("badge.timeout")})
+        elif flag == "crashed":
+            found.append({"kind": "bad", "text": "✗ " + t("badge.crashed")})
+        elif flag == "output truncated":
+            found.append({"kind": "info", "text": t("badge.truncated")})
+        elif re.match(r"\d+ cell\(s\) failed", flag):
+            found.append({"kind": "warn", "text": "! " + t("badge.cells_failed", count=flag.split()[0])})
+        else:
+            found.append({"kind": "info", "text": t("badge.note", text=flag)})
+    if any(p["needs_review"] for p in result["parts"]):
+        found.append({"kind": "warn", "text": "✎ " + t("badge.needs_review")})
+    return found
+
+
+def trim_traceback(lines: list[str]) -> str:
+    """The student's own frames: library and grader frames only bury the line that matters."""
+    kept = [line for line in lines if not _SITE_FRAMES.search(line.split("\n", 1)[0])]
+    return "\n".join(kept or lines[-2:])
+
+
+def _plot(check: dict[str, Any], part_id: str, t: Translator) -> str | None:
+    plot = check.get("plot")
+    if not plot or not any(plot.get("series", {}).values()):
+        return None
+    title = t("plot.seq2seq") if part_id == "3" else t("plot.hello")
+    return plots.loss_curve(plot["series"], title=title, x_label=t("plot.epoch"), y_label=t("plot.loss"),
+                            threshold=plot.get("threshold"), threshold_label=t("plot.threshold"),
+                            log_y=bool(plot.get("log_y")))
+
+
+def _check_view(check: dict[str, Any], part_id: str, t: Translator) -> dict[str, Any]:
+    fraction = check["score"] / check["max_score"] if check["max_score"] else 1.0
+    state = "pass" if check["passed"] else "partial" if fraction > 0 else "fail"
+    got = check.get("got")
+    rubric = got if isinstance(got, dict) and "found" in got else None
+    table = got if isinstance(got, list) and got and isinstance(got[0], dict) else None
+    return {**check, "klass": {"pass": "full", "partial": "partial", "fail": "zero"}[state],
+            "mark": {"pass": "✓", "partial": "◐", "fail": "✗"}[state], "word": t(f"check.{state}"),
+            "rubric": rubric, "table": table, "svg": _plot(check, part_id, t)}
+
+
+def _student_page(result: dict[str, Any], t: Translator, environment: Environment) -> str:
+    parts = [{**part, "title": _title(part, t.lang), "klass": _klass(part["score"], part["max_score"]),
+              "checks": [_check_view(c, part["id"], t) for c in part["checks"]]} for part in result["parts"]]
+    cells = [{**cell, "status_text": t(f"cell.{cell.get('status', 'ok')}"),
+              "traceback": trim_traceback(cell.get("traceback") or [])} for cell in result.get("cells", [])]
+    return environment.get_template("student.html.j2").render(
+        t=t, result=result, parts=parts, cells=cells, badges=badges(result, t))
+
+
+def _common_failures(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    """Group failed checks by part and message (numbers masked), largest groups first.
+
+    One cause often fails several checks of a part with the same message: those are one row."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    for result in results:
+        for part in result["parts"]:
+            for check in part["checks"]:
+                got = check.get("got")
+                if check["passed"] or (isinstance(got, dict) and "found" in got):
+                    continue  # rubric suggestions are the reviewer's business, not failures
+                shape = re.sub(r"-?\d+(\.\d+)?", "#", check["message"])
+                group = groups.setdefault((part["id"], shape), {
+                    "part": f"{part['id']} {_title(part, lang)}", "checks": [], "message": check["message"],
+                    "students": []})
+                if check["id"] not in group["checks"]:
+                    group["checks"].append(check["id"])
+                if result["student"] not in group["students"]:
+                    group["students"].append(result["student"])
+    ranked = sorted(groups.values(), key=lambda g: (-len(g["students"]), g["part"]))
+    return [{**g, "count": len(g["students"]), "check": ", ".join(g["checks"])} for g in ranked[:MAX_FAILURES]]
+
+
+def _part_rates(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
+    by_part: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    order: list[str] = []
+    for result in results:
+        for part in result["parts"]:
+            if part["id"] not in by_part:
+                order.append(part["id"])
+            by_part[part["id"]].append(part)
+    rates = []
+    for part_id in order:
+        entries = by_part[part_id]
+        full = sum(1 for p in entries if p["score"] >= p["max_score"])
+        rates.append({"id": part_id, "title": _title(entries[0], lang), "max": f"{entries[0]['max_score']:g}",
+                      "mean": f"{statistics.fmean(p['score'] for p in entries):.1f}", "full": full,
+                      "rate": round(100 * full / len(results)) if results else 0})
+    return rates
+
+
+def render_reports(results: list[dict[str, Any]], out: Path, *, lang: str, meta: dict[str, Any]) -> Path:
+    """Write index.html and students/*.html under ``out``; returns the index's path."""
+    t = Translator(lang)
+    environment = _environment()
+    students_dir = out / "students"
+    students_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    part_ids = [p["id"] for p in results[0]["parts"]] if results else []
+    for result in results:
+        file = safe_file_name(result["student"])
+        (students_dir / f"{file}.html").write_text(_student_page(result, t, environment), encoding="utf-8")
+        scores = {p["id"]: p for p in result["parts"]}
+        rows.append({"student": result["student"], "file": file, "score": result["score"],
+                     "max": result["max_score"], "badges": badges(result, t),
+                     "parts": [{"score": scores[p]["score"] if p in scores else None,
+                                "review": scores[p]["needs_review"] if p in scores else False,
+                                "klass": _klass(scores[p]["score"], scores[p]["max_score"]) if p in scores else ""}
+                               for p in part_ids]})
+    totals = [r["score"] for r in results]
+    stats = {"count": len(results), "mean": f"{statistics.fmean(totals):.1f}" if totals else "–",
+             "median": f"{statistics.median(totals):g}" if totals else "–",
+             "errors": sum(1 for r in results if r["status"] == "error"),
+             "to_review": sum(1 for r in results for p in r["parts"] if p["needs_review"])}
+    maximum = max((r["max_score"] for r in results), default=100) or 100
+    histogram = plots.histogram(totals, maximum=maximum, title=t("plot.scores"), x_label=t("plot.score"),
+                                y_label=t("plot.count"))
+    index = out / "index.html"
+    index.write_text(environment.get_template("index.html.j2").render(
+        t=t, meta=meta, stats=stats, rows=rows, histogram=histogram, part_rates=_part_rates(results, lang),
+        failures=_common_failures(results, lang)), encoding="utf-8")
+    return index

@@ -1,0 +1,54 @@
+"""Plots for the reports, drawn with matplotlib as inline SVG (no files, no network, prints sharply)."""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False,
+                     "axes.spines.right": False, "svg.hashsalt": "rnn-grader"})
+LINESTYLES = ["-", "--", ":", "-."]  # line styles as well as colours: meaning never rests on colour alone
+
+
+def _svg(figure: plt.Figure, title: str) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Title": title})
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inlined into HTML
+
+
+def loss_curve(series: dict[str, Sequence[tuple[float, float]]], *, title: str, x_label: str, y_label: str,
+               threshold: float | None = None, threshold_label: str = "threshold", log_y: bool = False) -> str:
+    figure, axes = plt.subplots(figsize=(5.2, 2.8))
+    for index, (name, points) in enumerate(series.items()):
+        if points:
+            xs, ys = zip(*points)
+            axes.plot(xs, ys, LINESTYLES[index % len(LINESTYLES)], marker="o" if len(xs) < 30 else None,
+                      markersize=3, label=name)
+    if threshold is not None:
+        axes.axhline(threshold, color="black", linewidth=1, linestyle=(0, (4, 2)), label=threshold_label)
+    if log_y:
+        axes.set_yscale("log")
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.set_title(title)
+    axes.legend(fontsize=7, frameon=False)
+    return _svg(figure, title)
+
+
+def histogram(values: Sequence[float], *, maximum: float, title: str, x_label: str, y_label: str) -> str:
+    figure, axes = plt.subplots(figsize=(5.2, 2.4))
+    bins = [maximum * i / 10 for i in range(11)]
+    axes.hist(list(values), bins=bins, color="#4a6fa5", edgecolor="black", hatch="//")
+    axes.set_xlim(0, maximum)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.set_title(title)
+    axes.yaxis.get_major_locator().set_params(integer=True)
+    return _svg(figure, title)
