@@ -22,7 +22,7 @@ def rubric_verdict(check: str, part_id: str, ctx: JudgeContext) -> Verdict:
     text = ctx.answers.get(part_id, "").strip()
     minimum = int(rubric.get("min_chars", 40))
     if not text:
-        return Verdict(check, 0.0, "no answer found", got={"found": [], "missed": _labels(rubric)})
+        return Verdict(check, 0.0, "no answer found", got={"found": [], "missed": _labels(rubric), "answer": ""})
     if len(text) < minimum:
         return Verdict(check, 0.0, f"the answer is too short ({len(text)} characters, at least {minimum} expected)",
                        got={"found": [], "missed": _labels(rubric), "answer": text})

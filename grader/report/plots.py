@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Sequence
 
 import matplotlib
@@ -17,7 +18,11 @@ LINESTYLES = ["-", "--", ":", "-."]  # line styles as well as colours: meaning n
 
 def _svg(figure: plt.Figure, title: str) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Title": title})
+    with warnings.catch_warnings():
+        # Text stays text in the SVG (svg.fonttype none) and the browser draws CJK with its own fonts;
+        # matplotlib only measures it with DejaVu and warns about glyphs it never has to draw.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Title": title})
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: inlined into HTML

@@ -1,0 +1,134 @@
+"""Reports, catalogues, the review round trip, the cache, the gradebook and the exports."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES
+from grader.grade import main as grade
+from grader.gradebook import history
+from grader.report import render_reports
+from grader.report.i18n import CATALOG_DIR, LANGUAGES, catalog
+
+REPORT_DIR = Path(__file__).resolve().parents[1] / "grader" / "report"
+
+
+def test_catalogues_have_the_same_keys_and_cover_every_key_used():
+    keys = {lang: set(catalog(lang)) for lang in LANGUAGES}
+    assert keys["en"] == keys["zh"], keys["en"] ^ keys["zh"]
+    sources = [p.read_text(encoding="utf-8") for p in (REPORT_DIR / "templates").glob("*.j2")]
+    sources += [p.read_text(encoding="utf-8") for p in REPORT_DIR.glob("*.py")]
+    used = {m for text in sources for m in re.findall(r"""\bt\(\s*["']([a-z_]+\.[a-z_0-9]+)["']""", text)}
+    used |= {f"{prefix}.{name}" for prefix, names in
+             {"check": ("pass", "partial", "fail"), "cell": ("ok", "error", "timeout", "dead")}.items()
+             for name in names}  # built from a variable in the code
+    assert used, "no keys found: the pattern is wrong"
+    assert used <= keys["en"], used - keys["en"]
+    assert all(catalog(lang)[key].strip() for lang in LANGUAGES for key in keys[lang])
+    assert (CATALOG_DIR / "zh.toml").read_text(encoding="utf-8") != (CATALOG_DIR / "en.toml").read_text(encoding="utf-8")
+
+
+def _hostile_result() -> dict:
+    check = {"id": "fixed_example", "passed": False, "score": 0, "max_score": 3,
+             "message": "y has shape (2,), expected (3, 2) <script>alert(1)</script>", "expected": [[1, 2]],
+             "got": [[3, 4]], "hidden": False, "plot": None}
+    written = {"id": "answer", "passed": False, "score": 1, "max_score": 5, "message": "suggested",
+               "expected": None, "got": {"found": ["order"], "missed": ["attention"],
+                                         "answer": "</textarea><script>alert(2)</script>"},
+               "hidden": False, "plot": None}
+    return {"schema": 1, "student": "<b>mallory</b>", "score": 1, "max_score": 8, "status": "graded",
+            "flags": ["1 cell(s) failed"], "error": None, "elapsed_s": 1, "device": "cpu", "grader_version": "x",
+            "submission_hash": "", "timings": {}, "answers": {}, "from_cache": False,
+            "cells": [{"index": 0, "status": "error", "seconds": 0.1, "source": "print('<script>x</script>')",
+                       "output": "<script>alert(3)</script>", "ename": "ValueError", "evalue": "bad",
+                       "traceback": ["File /usr/lib/python3.11/site-packages/torch/x.py:1", "Cell In[1], line 1"],
+                       "dropped_output_bytes": 0}],
+            "parts": [{"id": "1.1", "title": "SRN", "title_zh": "SRN", "score": 0, "max_score": 3,
+                       "needs_review": False, "checks": [check], "seconds": 0, "reviewed": False,
+                       "suggested_score": None, "review_comment": ""},
+                      {"id": "5", "title": "Seq", "title_zh": "序列", "score": 1, "max_score": 5,
+                       "needs_review": True, "checks": [written], "seconds": 0, "reviewed": False,
+                       "suggested_score": None, "review_comment": ""}]}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_student_output_is_escaped_and_pages_render_in_both_languages(tmp_path, lang):
+    meta = {"date": "today", "version": "x", "device": "cpu", "seconds": "1", "jobs": 1, "sandbox": ["s"]}
+    index = render_reports([_hostile_result()], tmp_path, lang=lang, meta=meta)
+    page = (tmp_path / "students" / "_b_mallory__b_.html").read_text(encoding="utf-8")
+    html = index.read_text(encoding="utf-8") + page
+    assert "<script>alert" not in html and "</textarea><script>" not in html
+    assert "&lt;script&gt;alert(1)" in html and "&lt;/textarea&gt;" in html and "&lt;b&gt;mallory" in html
+    assert catalog(lang)["index.title"] in html and catalog(lang)["student.points_missed"] in page
+    assert "site-packages" not in page.split("Cell In[1]")[0].rsplit("<pre>", 1)[-1]  # library frames trimmed
+    assert "<svg" in html  # the histogram
+
+
+@pytest.mark.slow
+def test_review_round_trip_keeps_everything_the_instructor_wrote(tmp_path):
+    out = tmp_path / "out"
+    first = grade(paths=[EXAMPLES / "heidi", EXAMPLES / "bob"], out=out, jobs=2, only=["5", "6"], quiet=True)
+    rows = list(csv.DictReader((out / "review.csv").open(encoding="utf-8")))
+    assert [(r["student"], r["part"]) for r in rows] == [("bob", "5"), ("bob", "6"), ("heidi", "5"), ("heidi", "6")]
+    assert all(r["score"] == "" for r in rows)
+    heidi_before = next(r for r in first.results if r.student == "heidi").score
+    for row in rows:
+        if (row["student"], row["part"]) == ("heidi", "6"):
+            row["score"], row["comment"] = "2", "Short, but honest: 2 points. <em>Write more</em>"
+        if (row["student"], row["part"]) == ("bob", "5"):
+            row["comment"] = "Good use of the attention example."
+    rows.append({"student": "zoe", "part": "5", "suggested": "3", "max": "5", "score": "4", "comment": "late"})
+    with (out / "review.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    second = grade(paths=[EXAMPLES / "heidi", EXAMPLES / "bob"], out=out, jobs=2, only=["5", "6"], quiet=True)
+    assert all(r.from_cache for r in second.results)  # nothing was executed again to apply the reviews
+    heidi = next(r for r in second.results if r.student == "heidi")
+    part6 = next(p for p in heidi.parts if p.id == "6")
+    assert part6.score == 2 and part6.reviewed and not part6.needs_review and part6.suggested_score == 0
+    assert heidi.score == heidi_before + 2
+    page = (out / "students" / "heidi.html").read_text(encoding="utf-8")
+    assert "Short, but honest: 2 points. &lt;em&gt;Write more&lt;/em&gt;" in page
+    saved = {(r["student"], r["part"]): r for r in csv.DictReader((out / "review.csv").open(encoding="utf-8"))}
+    assert saved[("heidi", "6")]["score"] == "2" and saved[("heidi", "6")]["comment"].startswith("Short, but honest")
+    assert saved[("bob", "5")]["comment"] == "Good use of the attention example." and saved[("bob", "5")]["score"] == ""
+    assert saved[("zoe", "5")]["score"] == "4" and saved[("zoe", "5")]["comment"] == "late"  # absent student kept
+    data = json.loads((out / "results" / "heidi.json").read_text(encoding="utf-8"))
+    assert data["parts"][1]["reviewed"] is True and data["score"] == heidi.score
+    runs = history(out / "gradebook.sqlite", "heidi")
+    assert [row.total for row in runs] == [heidi_before, heidi_before + 2]
+    canvas = list(csv.reader((out / "lms-canvas.csv").open(encoding="utf-8")))
+    assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+    assert canvas[1][0] == "Points Possible" and canvas[1][5] == "10"
+    assert ["", "", "", "heidi", "", f"{heidi.score:g}"] in canvas
+
+
+@pytest.mark.slow
+def test_bad_review_scores_are_reported_and_change_nothing(tmp_path):
+    out = tmp_path / "out"
+    grade(paths=[EXAMPLES / "heidi"], out=out, jobs=1, only=["6"], quiet=True)
+    (out / "review.csv").write_text("student,part,suggested,max,score,comment\nheidi,6,0,5,lots,\n", encoding="utf-8")
+    batch = grade(paths=[EXAMPLES / "heidi"], out=out, jobs=1, only=["6"], quiet=True)
+    assert batch.review_problems and "'lots' is not a number" in batch.review_problems[0]
+    assert batch.results[0].parts[0].needs_review
+    assert "heidi,6,0,5,lots," in (out / "review.csv").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_changed_submission_is_executed_again(tmp_path):
+    student = tmp_path / "class" / "kim"
+    student.mkdir(parents=True)
+    source = "import numpy as np\ndef srn_numpy(inputs, W, U, V, h0=None, activation=None):\n    return np.zeros(1)\n"
+    (student / "solution.py").write_text(source, encoding="utf-8")
+    out = tmp_path / "out"
+    assert not grade(paths=[student], out=out, jobs=1, only=["1.1"], quiet=True).results[0].from_cache
+    assert grade(paths=[student], out=out, jobs=1, only=["1.1"], quiet=True).results[0].from_cache
+    (student / "solution.py").write_text(source + "# edited\n", encoding="utf-8")
+    assert not grade(paths=[student], out=out, jobs=1, only=["1.1"], quiet=True).results[0].from_cache
+    assert not grade(paths=[student], out=out, jobs=1, only=["1.1"], use_cache=False, quiet=True).results[0].from_cache
