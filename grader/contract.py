@@ -9,6 +9,8 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+from grader.messages import M, Msg, render
+
 
 @dataclass(frozen=True)
 class ContractName:
@@ -61,14 +63,14 @@ def _positional_names(function: object, skip_self: bool) -> list[str]:
             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def signature_problem(entry: ContractName, obj: object) -> str | None:
-    """Why ``obj`` does not satisfy ``entry``, or None. Only the leading names are fixed."""
+def signature_issue(entry: ContractName, obj: object) -> Msg | None:
+    """Why ``obj`` does not satisfy ``entry``, or None. Only the number of leading parameters is fixed."""
     if entry.kind == "value":
         return None
     if entry.kind == "function" and not callable(obj):
-        return f"`{entry.name}` should be a function, found {type(obj).__name__}"
+        return M("not_function", name=entry.name, found=type(obj).__name__)
     if entry.kind == "class" and not isinstance(obj, type):
-        return f"`{entry.name}` should be a class, found {type(obj).__name__}"
+        return M("not_class", name=entry.name, found=type(obj).__name__)
     checks: list[tuple[str, object, tuple[str, ...], bool]] = []
     if entry.kind == "function":
         checks.append((entry.name, obj, entry.parameters, False))
@@ -78,7 +80,7 @@ def signature_problem(entry: ContractName, obj: object) -> str | None:
             checks.append((f"{entry.name}.{method}", getattr(obj, method, None), parameters, True))
     for label, function, expected, skip_self in checks:
         if function is None:
-            return f"`{label}` is missing"
+            return M("member_missing", label=label)
         try:
             found = _positional_names(function, skip_self)
             takes_any = any(p.kind == p.VAR_POSITIONAL
@@ -88,5 +90,11 @@ def signature_problem(entry: ContractName, obj: object) -> str | None:
         if takes_any:
             continue  # *args accepts whatever we pass
         if len(found) < len(expected):
-            return f"`{label}` takes ({', '.join(found)}), the contract says ({', '.join(expected)})"
+            return M("bad_signature", label=label, found=", ".join(found), expected=", ".join(expected))
     return None
+
+
+def signature_problem(entry: ContractName, obj: object) -> str | None:
+    """The English text of ``signature_issue``."""
+    issue = signature_issue(entry, obj)
+    return render(issue) if issue else None

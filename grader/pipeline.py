@@ -24,6 +24,7 @@ import numpy as np
 from grader import __version__
 from grader.answers import read_answers
 from grader.config import REPO_ROOT, GradingConfig
+from grader.messages import M, Msg, render
 from grader.parts import ALL_PARTS
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
 from grader.results import CheckResult, PartResult, SubmissionResult
@@ -149,17 +150,24 @@ def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: di
 
 # ---- step 4: judge ---------------------------------------------------------------------------------
 
-def cell_errors(record: ExecutionRecord) -> list[str]:
+def cell_errors(record: ExecutionRecord) -> list[Msg]:
     errors = []
     for cell in record.cells:
-        if cell.get("status") in ("error", "timeout", "dead"):
-            errors.append(f"cell {cell['index'] + 1} raised {cell.get('ename')}: {str(cell.get('evalue'))[:200]}"
-                          if cell["status"] == "error" else f"cell {cell['index'] + 1} {cell.get('evalue')}")
+        number = cell["index"] + 1
+        if cell.get("status") == "error":
+            errors.append(M("cell_raised", number=number, ename=cell.get("ename"), evalue=str(cell.get("evalue"))[:200]))
+        elif cell.get("status") in ("timeout", "dead"):
+            errors.append(M(f"cell_{cell['status']}", number=number))
     return errors
 
 
-def _why_no_observation(record: ExecutionRecord) -> str:
-    return f"not checked: {record.fatal}" if record.fatal else "not checked: the grader's checks did not run"
+def _probe_failure(message: dict[str, Any]) -> Msg:
+    reason = message.get("reason")
+    if reason == "timeout":
+        return M("probe_timeout", seconds=message.get("timeout_s"))
+    if reason == "dead":
+        return M("probe_dead")
+    return M("checks_failed", error=message.get("error"))
 
 
 def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionRecord | None,
@@ -168,21 +176,22 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
         assert record is not None
         message = record.probes.get(part.id)
         if message is None:
-            return [Verdict(check, 0.0, _why_no_observation(record)) for check in part.checks]
+            reason = M("not_checked", reason=record.fatal_message or M("checks_did_not_run"))
+            return [Verdict(check, 0.0, reason) for check in part.checks]
         if not message.get("ok"):
-            return [Verdict(check, 0.0, f"the checks failed: {message.get('error')}") for check in part.checks]
+            return [Verdict(check, 0.0, _probe_failure(message)) for check in part.checks]
         observation = message.get("observation")
         if not isinstance(observation, dict):
-            return [Verdict(check, 0.0, "the checks returned nothing readable") for check in part.checks]
+            return [Verdict(check, 0.0, M("unreadable")) for check in part.checks]
     else:
         observation = {}
     try:
         return part.judge(request or {}, observation, ctx)
     except Exception as error:  # noqa: BLE001 - odd student values must cost this part only
         where = traceback.extract_tb(error.__traceback__)[-1]
-        return [Verdict(check, 0.0, f"the grader could not judge this part ({type(error).__name__}: {error} "
-                                    f"at {Path(where.filename).name}:{where.lineno}); please report it")
-                for check in part.checks]
+        reason = M("judge_crashed", error=f"{type(error).__name__}: {error}",
+                   where=f"{Path(where.filename).name}:{where.lineno}")
+        return [Verdict(check, 0.0, reason) for check in part.checks]
 
 
 # ---- step 5: score ---------------------------------------------------------------------------------
@@ -192,10 +201,11 @@ def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, secon
     by_check = {v.check: v for v in verdicts}
     checks = []
     for check in part.checks:  # every configured check appears, even if a judge forgot one
-        verdict = by_check.get(check) or Verdict(check, 0.0, "not checked")
+        verdict = by_check.get(check) or Verdict(check, 0.0, M("not_checked", reason=M("checks_did_not_run")))
         fraction = min(1.0, max(0.0, float(verdict.fraction)))
         checks.append(CheckResult(check, fraction >= 0.999, round(fraction * points[check], 2), points[check],
-                                  verdict.message, verdict.expected, verdict.got, verdict.hidden, verdict.plot))
+                                  render(verdict.message), verdict.expected, verdict.got, verdict.hidden, verdict.plot,
+                                  verdict.message.to_json() if isinstance(verdict.message, Msg) else None))
     return PartResult(part.id, part.title, part.title_zh, round(sum(c.score for c in checks), 2),
                       config.part_points(part.id), part.written, checks, round(seconds, 3))
 

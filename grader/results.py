@@ -24,6 +24,7 @@ class CheckResult:
     got: Any = None
     hidden: bool = False
     plot: dict[str, Any] | None = None
+    message_i18n: dict[str, Any] | None = None  # {"key", "params"}: the message in any language, see messages.py
 
 
 @dataclass

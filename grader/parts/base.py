@@ -15,12 +15,14 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from grader.messages import M, Msg
+
 
 @dataclass(frozen=True)
 class Verdict:
     check: str
     fraction: float  # 0..1 of the check's points
-    message: str
+    message: Msg | str
     expected: Any = None
     got: Any = None
     hidden: bool = False  # built from hidden inputs: never shown in a student self-check
@@ -40,7 +42,7 @@ class JudgeContext:
     settings: dict[str, Any]
     reference: Any  # the reference solution module, loaded in the parent only
     answers: dict[str, str] = field(default_factory=dict)  # written answers by part id
-    cell_errors: list[str] = field(default_factory=list)  # "cell 7 raised TypeError: ..."
+    cell_errors: list[Msg] = field(default_factory=list)  # "cell 7 raised TypeError: ..."
     rubric: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,19 +61,19 @@ class Part:
 
 # ---- helpers for probes (run in the kernel) -------------------------------------------------------
 
-def contract_lookup(namespace: dict[str, Any], names: list[str]) -> tuple[dict[str, Any], list[str]]:
-    """Fetch contract names; the second value lists those that are missing or break the signature."""
-    from grader.contract import CONTRACT, signature_problem
+def contract_lookup(namespace: dict[str, Any], names: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Fetch contract names; the second value lists (as message JSON) those missing or off-contract."""
+    from grader.contract import CONTRACT, signature_issue
 
     entries = {entry.name: entry for entry in CONTRACT}
     found, problems = {}, []
     for name in names:
         if name not in namespace:
-            problems.append(f"`{name}` is not defined")
+            problems.append(M("not_defined", name=name).to_json())
             continue
-        problem = signature_problem(entries[name], namespace[name])
+        problem = signature_issue(entries[name], namespace[name])
         if problem:
-            problems.append(problem)
+            problems.append(problem.to_json())
         else:
             found[name] = namespace[name]
     return found, problems
@@ -79,15 +81,14 @@ def contract_lookup(namespace: dict[str, Any], names: list[str]) -> tuple[dict[s
 
 # ---- helpers for judges (run in the parent) -------------------------------------------------------
 
-def unavailable(checks: tuple[str, ...] | list[str], reason: str) -> list[Verdict]:
+def unavailable(checks: tuple[str, ...] | list[str], reason: Msg | str) -> list[Verdict]:
     return [Verdict(check, 0.0, reason) for check in checks]
 
 
-def missing_reason(problems: list[str], ctx: JudgeContext) -> str:
-    reason = "; ".join(problems)
+def missing_reason(problems: list[Any], ctx: JudgeContext) -> Msg:
     if ctx.cell_errors:
-        reason += f" (your notebook had errors: {ctx.cell_errors[0]})"
-    return reason
+        return M("with_cell_error", problems=list(problems), cell_error=ctx.cell_errors[0])
+    return M("list", items=list(problems))
 
 
 def as_array(description: Any) -> Optional[np.ndarray]:
@@ -112,29 +113,31 @@ def kind_of(description: Any) -> str:
     return type(description).__name__
 
 
-def error_of(observation: Any) -> Optional[str]:
-    """The error text of a failed observation, with the student's last frame when there is one."""
+def error_of(observation: Any) -> Optional[Msg]:
+    """The error of a failed observation, with the student's last frame when there is one."""
     if isinstance(observation, dict) and "error" in observation:
         where = observation.get("traceback") or []
         last = where[-1].strip().splitlines()[0].strip() if where else ""
-        return f"{observation['error']}" + (f" at {last}" if last else "")
+        if last:
+            return M("error_at", error=observation["error"], where=last)
+        return M("raw", text=observation["error"])
     return None
 
 
 def compare_array(expected: np.ndarray, got: Any, *, atol: float, rtol: float = 1e-4,
-                  what: str = "output") -> Optional[str]:
-    """None when ``got`` matches ``expected``; otherwise what differs, in words."""
+                  what: str = "output") -> Optional[Msg]:
+    """None when ``got`` matches ``expected``; otherwise what differs."""
     got_shape = shape_of(got)
     if got_shape is None:
-        return f"{what} should be an array of shape {tuple(expected.shape)}, got {kind_of(got)}"
+        return M("array_not_array", what=what, expected=tuple(expected.shape), got=kind_of(got))
     if got_shape != tuple(expected.shape):
-        return f"{what} has shape {got_shape}, expected {tuple(expected.shape)}"
+        return M("array_shape", what=what, got=got_shape, expected=tuple(expected.shape))
     values = as_array(got)
     if values is None:
-        return f"{what} has the right shape but could not be read"
+        return M("array_unreadable", what=what)
     if not np.allclose(values, expected, atol=atol, rtol=rtol, equal_nan=False):
         difference = float(np.nanmax(np.abs(values - expected))) if values.size else 0.0
-        return f"{what} values differ from the reference (largest difference {difference:.4g})"
+        return M("array_values", what=what, difference=difference)
     return None
 
 
@@ -153,12 +156,11 @@ def rounded(values: np.ndarray, limit: int = 64) -> Any:
     return np.round(values, 5).tolist() if values.size <= limit else {"shape": list(values.shape)}
 
 
-def fraction_message(passed: int, total: int, failures: list[str], noun: str = "cases") -> tuple[float, str]:
+def fraction_message(passed: int, total: int, failures: list[Msg], noun: str) -> tuple[float, Msg]:
+    """Partial credit over cases; ``noun`` is a catalogue key under msg.noun (hidden_cases, ...)."""
     if total == 0:
-        return 0.0, f"no {noun} were run"
+        return 0.0, M("cases_none", noun=M(f"noun.{noun}"))
     if passed == total:
-        return 1.0, f"all {total} {noun} match the reference"
-    text = f"{passed} of {total} {noun} match the reference"
-    if failures:
-        text += ": " + "; ".join(failures[:3])
-    return passed / total, text
+        return 1.0, M("cases_all", total=total, noun=M(f"noun.{noun}"))
+    return passed / total, M("cases_some", passed=passed, total=total, noun=M(f"noun.{noun}"),
+                             failures=failures[:3])

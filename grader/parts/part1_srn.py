@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from grader.messages import M
 from grader.parts.base import (
     JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of,
     fraction_message, missing_reason, rounded, shape_of, small_table, unavailable,
@@ -77,17 +78,17 @@ def judge_numpy(request: dict[str, Any], observation: Optional[dict[str, Any]],
         if not case["hidden"]:
             verdicts.append(Verdict(
                 "fixed_example", 0.0 if problem else 1.0,
-                problem or "the all-ones example gives the homework's numbers",
+                problem or M("fixed_ok"),
                 expected=rounded(expected), got=small_table(seen.get("value")) if "value" in seen else None))
             continue
         hidden_total += 1
         if problem:
-            failures.append(f"case {number} (T={len(case['inputs'])}, "
-                            f"{'h0 given' if case['h0'] is not None else 'h0=None'}): {problem}")
+            failures.append(M("numpy_case", number=number, T=len(case["inputs"]),
+                              h0=M("h0_given" if case["h0"] is not None else "h0_none"), problem=problem))
         else:
             hidden_passed += 1
     if hidden_total:
-        fraction, message = fraction_message(hidden_passed, hidden_total, failures, "hidden cases")
+        fraction, message = fraction_message(hidden_passed, hidden_total, failures, "hidden_cases")
         verdicts.append(Verdict("hidden_cases", fraction, message, hidden=True))
     return verdicts
 
@@ -122,25 +123,25 @@ def _init_observation(cell_like: Any, linear: Any) -> dict[str, Any]:
 def _judge_init(init: dict[str, Any], expected_types: list[str],
                 expected_shapes: dict[str, list[int]]) -> Verdict:
     if "error" in init:
-        return Verdict("initialisation", 0.0, error_of(init) or "failed")
+        return Verdict("initialisation", 0.0, error_of(init) or M("failed"))
     seen = init["value"]
     if seen["types"] != expected_types:
-        return Verdict("initialisation", 0.0, f"returned {seen['types']}, expected {expected_types}",
+        return Verdict("initialisation", 0.0, M("init_types", got=", ".join(seen["types"]),
+                                                 expected=", ".join(expected_types)),
                        expected=expected_types, got=seen["types"])
     wrong = []
     for name, shape in expected_shapes.items():
         parameter = seen["parameters"].get(name)
         target = 1.0 if ".weight" in name else 0.0
         if parameter is None:
-            wrong.append(f"{name} is missing")
+            wrong.append(M("parameter_missing", name=name))
         elif parameter["shape"] != shape:
-            wrong.append(f"{name} has shape {tuple(parameter['shape'])}, expected {tuple(shape)}")
+            wrong.append(M("array_shape", what=name, got=tuple(parameter["shape"]), expected=tuple(shape)))
         elif not (parameter["min"] == parameter["max"] == target):
-            wrong.append(f"{name} should be all {target:g}, found values in "
-                         f"[{parameter['min']:.3g}, {parameter['max']:.3g}]")
+            wrong.append(M("init_values", name=name, target=target, low=parameter["min"], high=parameter["max"]))
     if wrong:
-        return Verdict("initialisation", 0.0, "; ".join(wrong[:3]))
-    return Verdict("initialisation", 1.0, "weights are all 1 and biases all 0, with the right sizes")
+        return Verdict("initialisation", 0.0, M("list", items=wrong[:3]))
+    return Verdict("initialisation", 1.0, M("init_ok"))
 
 
 def _judge_runs(cases: list[dict[str, Any]], seen: list[dict[str, Any]], expected_runs: list[list[np.ndarray]],
@@ -149,34 +150,34 @@ def _judge_runs(cases: list[dict[str, Any]], seen: list[dict[str, Any]], expecte
     shape_ok = value_ok = 0
     shape_failures, value_failures = [], []
     for case, observed, expected in zip(cases, seen, expected_runs):
-        label = ", ".join(f"{k}={v}" for k, v in case["dims"].items())
+        label = ", ".join(f"{k}={v}" for k, v in case["dims"].items())  # names, not words: no translation
         problem = error_of(observed)
         if problem:
-            shape_failures.append(f"({label}) {problem}")
-            value_failures.append(f"({label}) {problem}")
+            shape_failures.append(M("labelled", label=label, problem=problem))
+            value_failures.append(M("labelled", label=label, problem=problem))
             continue
         items = observed["value"].get("items") if isinstance(observed["value"], dict) else None
         if not isinstance(items, list) or len(items) != len(expected):
-            message = f"({label}) should return a tuple of {len(expected)} ({', '.join(names)})"
+            message = M("labelled", label=label, problem=M("tuple_of", count=len(expected), names=", ".join(names)))
             shape_failures.append(message)
             value_failures.append(message)
             continue
-        shape_problems = [f"{name} has shape {shape_of(got)}, expected {tuple(want.shape)}"
+        shape_problems = [M("array_shape", what=name, got=shape_of(got), expected=tuple(want.shape))
                           for name, got, want in zip(names, items, expected)
                           if shape_of(got) != tuple(want.shape)]
         if shape_problems:
-            shape_failures.append(f"({label}) " + "; ".join(shape_problems))
+            shape_failures.append(M("labelled", label=label, problem=shape_problems))
         else:
             shape_ok += 1
         value_problems = [p for p in (compare_array(want, got, atol=ATOL, what=name)
                                       for name, got, want in zip(names, items, expected)) if p]
         if value_problems:
-            value_failures.append(f"({label}) " + "; ".join(value_problems))
+            value_failures.append(M("labelled", label=label, problem=value_problems))
         else:
             value_ok += 1
-    fraction, message = fraction_message(shape_ok, len(cases), shape_failures, "shape cases")
-    shape_verdict = Verdict("shapes", fraction, message.replace("match the reference", "have the right shapes"))
-    fraction, message = fraction_message(value_ok, len(cases), value_failures, "grader-weighted cases")
+    fraction, message = fraction_message(shape_ok, len(cases), shape_failures, "shape_cases")
+    shape_verdict = Verdict("shapes", fraction, message)
+    fraction, message = fraction_message(value_ok, len(cases), value_failures, "weighted_cases")
     return [Verdict("random_weights", fraction, message, hidden=True), shape_verdict]
 
 
@@ -248,12 +249,12 @@ def _judge_fixed(fixed: dict[str, Any], expected: np.ndarray, item: int, what: s
     if not problem:
         items = fixed["value"].get("items") if isinstance(fixed["value"], dict) else None
         if not isinstance(items, list) or len(items) <= item:
-            problem = f"should return a tuple whose item {item} is {what}"
+            problem = M("tuple_item", item=item, what=what)
         else:
             got = items[item]
             problem = compare_array(expected, got, atol=ATOL, what=what)
     return Verdict("fixed_example", 0.0 if problem else 1.0,
-                   problem or "the all-ones example gives the homework's numbers",
+                   problem or M("fixed_ok"),
                    expected=rounded(expected), got=small_table(got) if got is not None else None)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from grader.messages import M, render
 from grader.parts.base import (
     JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of, missing_reason,
     shape_of, small_table, unavailable,
@@ -180,31 +181,28 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     needed = min(needed, len(runs))
     own_ok = [r["seed"] for r in runs if r["own"].get("value", {}).get("predicted") == TARGET]
     standard_ok = [r["seed"] for r in runs if r["standard"].get("value", {}).get("predicted") == TARGET]
-    predictions = {r["seed"]: (r["own"].get("value", {}).get("predicted") or error_of(r["own"])) for r in runs}
+    predictions = {r["seed"]: (r["own"].get("value", {}).get("predicted") or render(error_of(r["own"]) or "?"))
+                   for r in runs}
     epochs = request["epochs"]
     seen = ", ".join(f"seed {seed}: {word}" for seed, word in predictions.items())
     plot = {"series": {f"seed {r['seed']}": [[i + 1, loss] for i, loss in enumerate(r["own"]["value"]["losses"])]
                        for r in runs if r["own"].get("value", {}).get("losses")},
             "threshold": None, "log_y": False, "x": "epoch", "y": "loss"}
+    counts = {"target": TARGET, "epochs": epochs, "passed": len(own_ok), "total": len(runs), "needed": needed,
+              "train": train_name, "model": model_name}
     if len(own_ok) >= needed:
-        own = Verdict("own_training", 1.0, f"your {train_name} reaches '{TARGET}' within {epochs} epochs for "
-                      f"{len(own_ok)} of {len(runs)} seeds", expected=TARGET, got=seen, plot=plot)
+        own = Verdict("own_training", 1.0, M("hello_own_ok", **counts), expected=TARGET, got=seen, plot=plot)
     else:
-        hint = ""
-        if len(standard_ok) >= needed:
-            hint = (f"; the grader's training loop does teach your {model_name} '{TARGET}', so the problem is "
-                    f"in {train_name} (is the loss summed over every time step?)")
-        own = Verdict("own_training", len(own_ok) / max(needed, 1),
-                      f"after {train_name} for {epochs} epochs your model predicts '{TARGET}' for only "
-                      f"{len(own_ok)} of {len(runs)} seeds (needed {needed}){hint}", expected=TARGET, got=seen,
-                      plot=plot)
+        hint = M("hello_loop_hint", **counts) if len(standard_ok) >= needed else M("empty")
+        own = Verdict("own_training", len(own_ok) / max(needed, 1), M("hello_own_short", hint=hint, **counts),
+                      expected=TARGET, got=seen, plot=plot)
     if len(standard_ok) >= needed:
-        model = Verdict("model_trains", 1.0, f"your {model_name} learns '{TARGET}' with the grader's loop")
+        model = Verdict("model_trains", 1.0, M("hello_model_ok", **counts))
     else:
         errors = [error_of(r["standard"]) for r in runs if error_of(r["standard"])]
         model = Verdict("model_trains", len(standard_ok) / max(needed, 1),
-                        f"even the grader's training loop teaches your {model_name} '{TARGET}' for only "
-                        f"{len(standard_ok)} of {len(runs)} seeds" + (f": {errors[0]}" if errors else ""))
+                        M("hello_model_short", **{**counts, "passed": len(standard_ok)},
+                          error=M("suffix", text=errors[0]) if errors else M("empty")))
     return [own, model]
 
 
@@ -222,17 +220,17 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
                 got = got["items"]
             if got != expected:
                 hidden = hidden or word not in ("hello", "ohlol")
-                wrong.append(f"encode({word!r}) gave {error_of(seen) or got}, expected {expected}")
+                wrong.append(M("encode_wrong", word=repr(word), got=error_of(seen) or got, expected=expected))
         verdicts.append(Verdict("encode", 1.0 - len(wrong) / len(request["encode_words"]),
-                                "; ".join(wrong) or "encode gives the right indices", hidden=hidden,
+                                M("list", items=wrong) if wrong else M("encode_ok"), hidden=hidden,
                                 expected=ctx.reference.encode("hello", VOCAB)))
         expected = ctx.reference.one_hot([1, 0, 2, 2, 3], 4).numpy()
         seen = observation["one_hot"]
         problem = error_of(seen) or compare_array(expected, seen.get("value"), atol=0, what="one_hot")
         if not problem and not str(seen["value"].get("dtype", "")).startswith("float"):
-            problem = f"one_hot should be a float tensor, got dtype {seen['value'].get('dtype')}"
-        verdicts.append(Verdict("one_hot", 0.0 if problem else 1.0, problem or "one_hot has the right values,"
-                                " shape (5, 1, 4) and a float dtype", expected=list(expected.shape),
+            problem = M("one_hot_dtype", dtype=seen["value"].get("dtype"))
+        verdicts.append(Verdict("one_hot", 0.0 if problem else 1.0, problem or M("one_hot_ok"),
+                                expected=list(expected.shape),
                                 got=small_table(seen.get("value")) if not error_of(seen) else None))
     model_checks = ("model_shapes", "own_training", "model_trains")
     if observation.get("model_problems"):
@@ -240,11 +238,10 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
     shapes = observation["shapes"]
     problem = error_of(shapes)
     if not problem:
-        wrong = [f"{name} has shape {shape_of(got)}, expected ({name[-1]}, 4)"
+        wrong = [M("array_shape", what=name, got=shape_of(got), expected=(int(name[-1]), 4))
                  for name, got in shapes["value"].items() if shape_of(got) != (int(name[-1]), 4)]
-        problem = "; ".join(wrong)
-    verdicts.append(Verdict("model_shapes", 0.0 if problem else 1.0,
-                            problem or "init_hidden and forward give (batch, hidden_size) for batch 1 and 3"))
+        problem = M("list", items=wrong) if wrong else None
+    verdicts.append(Verdict("model_shapes", 0.0 if problem else 1.0, problem or M("hello_cell_shapes_ok")))
     return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_cell", "HelloCell")
 
 
@@ -260,11 +257,10 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
         for name, got in shapes["value"].items():
             T, B = int(name.split("_")[0][1:]), int(name.split("_")[1][1:])
             if shape_of(got) != (T * B, 4):
-                wrong.append(f"forward on ({T}, {B}, 4) with {name.split('_')[2][1:]} layer(s) gave "
-                             f"{shape_of(got)}, expected ({T * B}, 4)")
-        problem = "; ".join(wrong)
-    verdicts = [Verdict("model_shapes", 0.0 if problem else 1.0,
-                        problem or "forward gives (seq_len*batch, hidden_size) for batch 1 and 2, 1 and 2 layers")]
+                wrong.append(M("hello_rnn_shape", input=(T, B, 4), layers=name.split("_")[2][1:],
+                               got=shape_of(got), expected=(T * B, 4)))
+        problem = M("list", items=wrong) if wrong else None
+    verdicts = [Verdict("model_shapes", 0.0 if problem else 1.0, problem or M("hello_rnn_shapes_ok"))]
     return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_rnn", "HelloRNN")
 
 

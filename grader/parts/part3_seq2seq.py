@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
+from grader.messages import M, render
 from grader.parts.base import (
     JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of, missing_reason,
     shape_of, unavailable,
@@ -162,18 +163,18 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
             error = error_of(seen)
             items = seen.get("value", {}).get("items") if isinstance(seen.get("value"), dict) else None
             if error or not isinstance(items, list) or len(items) != 3:
-                wrong.append(error or "make_data should return three tensors (enc_input, dec_input, dec_output)")
+                wrong.append(error or M("make_data_tuple"))
                 continue
             expected = ctx.reference.make_data([tuple(p) for p in case["pairs"]], n_step=case["n_step"])
             for name, want, got in zip(("enc_input", "dec_input", "dec_output"), expected, items):
                 want_np = want.numpy()
                 problem = compare_array(want_np, got, atol=0, what=f"{name} (n_step={case['n_step']})")
                 if not problem and _dtype_family(got.get("dtype")) != _dtype_family(str(want.dtype)):
-                    problem = f"{name} has dtype {got.get('dtype')}, expected {str(want.dtype).replace('torch.', '')}"
+                    problem = M("dtype", what=name, got=got.get("dtype"), expected=str(want.dtype).replace("torch.", ""))
                 if problem:
                     wrong.append(problem)
         verdicts.append(Verdict("make_data", 0.0 if wrong else 1.0,
-                                "; ".join(wrong[:3]) or "make_data matches the reference, dtypes included",
+                                M("list", items=wrong[:3]) if wrong else M("make_data_ok"),
                                 hidden=len(request["data_cases"]) > 1))
     checks = ("model_shape", "training", "translations")
     if observation.get("model_problems"):
@@ -181,13 +182,13 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     shapes = observation["shapes"]
     problem = error_of(shapes)
     if not problem:
-        problem = "; ".join(f"forward with batch {name[1:]} gave {shape_of(got)}, expected (6, {name[1:]}, 29)"
-                            for name, got in shapes["value"].items() if shape_of(got) != (6, int(name[1:]), 29))
-    verdicts.append(Verdict("model_shape", 0.0 if problem else 1.0,
-                            problem or "forward returns (T, batch, n_class) logits"))
+        wrong = [M("seq2seq_shape", batch=name[1:], got=shape_of(got), expected=(6, int(name[1:]), 29))
+                 for name, got in shapes["value"].items() if shape_of(got) != (6, int(name[1:]), 29)]
+        problem = M("list", items=wrong) if wrong else None
+    verdicts.append(Verdict("model_shape", 0.0 if problem else 1.0, problem or M("seq2seq_shape_ok")))
     training = observation["training"]
     if error_of(training):
-        return verdicts + unavailable(("training", "translations"), f"training failed: {error_of(training)}")
+        return verdicts + unavailable(("training", "translations"), M("training_failed", error=error_of(training)))
     result = training["value"]
     final = result["curve"][-1][1]
     threshold = request["loss_threshold"]
@@ -195,29 +196,29 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
                        "train_seq2seq": [[i + 1, loss] for i, loss in enumerate(result["student_losses"])]},
             "threshold": threshold, "log_y": True, "x": "epoch", "y": "loss"}
     if final < threshold:
-        verdicts.append(Verdict("training", 1.0, f"the grader's loss fell below {threshold} after {result['epochs']} "
-                                f"epochs ({result['seconds']:.1f} s on {request['device']})",
+        verdicts.append(Verdict("training", 1.0, M("seq2seq_trained", threshold=threshold, epochs=result["epochs"],
+                                                   seconds=result["seconds"], device=request["device"]),
                                 expected=threshold, got=round(final, 5), plot=plot))
     else:
         start = result["curve"][0][1]
         progress = max(0.0, min(1.0, (start - final) / max(start - threshold, 1e-9)))
         verdicts.append(Verdict("training", 0.5 * progress,
-                                f"the grader's loss is {final:.4f} after the budget of {result['epochs']} epochs "
-                                f"(threshold {threshold}); half credit at most, in proportion to progress",
+                                M("seq2seq_short", loss=final, epochs=result["epochs"], threshold=threshold),
                                 expected=threshold, got=round(final, 5), plot=plot))
     correct, wrong = 0, []
     table = []
     for word, target in request["pairs"]:
         seen = result["translations"].get(word, {})
-        got = seen.get("value") if isinstance(seen.get("value"), str) else (error_of(seen) or seen.get("value"))
+        error = error_of(seen)
+        got = seen.get("value") if isinstance(seen.get("value"), str) else (render(error) if error else seen.get("value"))
         table.append({"word": word, "expected": target, "got": got})
         if got == target:
             correct += 1
         else:
             wrong.append(f"{word} -> {got!r}")
     verdicts.append(Verdict("translations", correct / len(request["pairs"]),
-                            f"{correct} of {len(request['pairs'])} words translate correctly"
-                            + (": " + ", ".join(wrong) if wrong else ""), expected=None, got=table))
+                            M("translations", correct=correct, total=len(request["pairs"]),
+                              wrong=(": " + ", ".join(wrong)) if wrong else ""), expected=None, got=table))
     return verdicts
 
 

@@ -6,6 +6,7 @@ import re
 from typing import Any, Optional
 
 from grader.contract import RNN_SHAPE_KEYS
+from grader.messages import M
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict, contract_lookup, missing_reason
 from grader.parts.written import rubric_verdict
 
@@ -44,7 +45,7 @@ def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         return {"problems": problems}
     shapes = found["RNN_SHAPES"]
     if not isinstance(shapes, dict):
-        return {"problems": [f"`RNN_SHAPES` should be a dict, found {type(shapes).__name__}"]}
+        return {"problems": [M("not_dict", name="RNN_SHAPES", found=type(shapes).__name__).to_json()]}
     return {"shapes": {str(k)[:60]: (v[:200] if isinstance(v, str) else repr(v)[:200]) for k, v in shapes.items()}}
 
 
@@ -62,9 +63,9 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
         correct += ok
         table.append({"tensor": key, "expected": expected, "got": given})
         if not ok:
-            wrong.append(f"{key}: {given!r}" if given else f"{key}: missing")
-    message = (f"{correct} of {len(RNN_SHAPE_KEYS)} shapes are right"
-               + (" (wrong: " + "; ".join(wrong[:4]) + ")" if wrong else ""))
+            wrong.append(f"{key}: {given!r}" if given else f"{key}: –")
+    message = M("shapes_right", correct=correct, total=len(RNN_SHAPE_KEYS),
+                wrong=(" (" + "; ".join(wrong[:4]) + ")") if wrong else "")
     return [Verdict("shapes", correct / len(RNN_SHAPE_KEYS), message, got=table)] + verdicts
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Optional
 
+from grader.messages import M
 from grader.parts.base import JudgeContext, Part, Verdict
 
 
@@ -22,23 +23,24 @@ def rubric_verdict(check: str, part_id: str, ctx: JudgeContext) -> Verdict:
     text = ctx.answers.get(part_id, "").strip()
     minimum = int(rubric.get("min_chars", 40))
     if not text:
-        return Verdict(check, 0.0, "no answer found", got={"found": [], "missed": _labels(rubric), "answer": ""})
+        return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": _labels(rubric), "answer": ""})
     if len(text) < minimum:
-        return Verdict(check, 0.0, f"the answer is too short ({len(text)} characters, at least {minimum} expected)",
+        return Verdict(check, 0.0, M("answer_short", length=len(text), minimum=minimum),
                        got={"found": [], "missed": _labels(rubric), "answer": text})
     haystack = _normalise(text)
     found, missed = [], []
     for point in rubric.get("point", []):
         phrases = [_normalise(p) for p in point.get("any", [])]
-        (found if any(p and p in haystack for p in phrases) else missed).append(point["en"])
+        label = {"en": point["en"], "zh": point.get("zh", point["en"])}
+        (found if any(p and p in haystack for p in phrases) else missed).append(label)
     total = len(found) + len(missed)
     fraction = len(found) / total if total else 1.0
-    return Verdict(check, fraction, f"suggested from the rubric: {len(found)} of {total} key points found",
+    return Verdict(check, fraction, M("rubric", found=len(found), total=total),
                    got={"found": found, "missed": missed, "answer": text})
 
 
 def _labels(rubric: dict[str, Any]) -> list[str]:
-    return [point["en"] for point in rubric.get("point", [])]
+    return [{"en": point["en"], "zh": point.get("zh", point["en"])} for point in rubric.get("point", [])]
 
 
 def judge_part5(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:

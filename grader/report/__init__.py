@@ -15,7 +15,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from grader.report import plots
-from grader.report.i18n import Translator
+from grader.i18n import Translator
+from grader.messages import render
 from grader.results import safe_file_name
 
 _SITE_FRAMES = re.compile(r"site-packages|/lib/python3\.\d+/|/grader/sandbox/")
@@ -75,13 +76,19 @@ def _plot(check: dict[str, Any], part_id: str, t: Translator) -> str | None:
                             log_y=bool(plot.get("log_y")))
 
 
+def _message(check: dict[str, Any], lang: str) -> str:
+    """The check's message in ``lang``; results from before messages had keys keep their English."""
+    return render(check["message_i18n"], lang) if check.get("message_i18n") else check["message"]
+
+
 def _check_view(check: dict[str, Any], part_id: str, t: Translator) -> dict[str, Any]:
     fraction = check["score"] / check["max_score"] if check["max_score"] else 1.0
     state = "pass" if check["passed"] else "partial" if fraction > 0 else "fail"
     got = check.get("got")
     rubric = got if isinstance(got, dict) and "found" in got else None
     table = got if isinstance(got, list) and got and isinstance(got[0], dict) else None
-    return {**check, "klass": {"pass": "full", "partial": "partial", "fail": "zero"}[state],
+    return {**check, "message": _message(check, t.lang),
+            "klass": {"pass": "full", "partial": "partial", "fail": "zero"}[state],
             "mark": {"pass": "✓", "partial": "◐", "fail": "✗"}[state], "word": t(f"check.{state}"),
             "rubric": rubric, "table": table, "svg": _plot(check, part_id, t)}
 
@@ -108,7 +115,7 @@ def _common_failures(results: list[dict[str, Any]], lang: str) -> list[dict[str,
                     continue  # rubric suggestions are the reviewer's business, not failures
                 shape = re.sub(r"-?\d+(\.\d+)?", "#", check["message"])
                 group = groups.setdefault((part["id"], shape), {
-                    "part": f"{part['id']} {_title(part, lang)}", "checks": [], "message": check["message"],
+                    "part": f"{part['id']} {_title(part, lang)}", "checks": [], "message": _message(check, lang),
                     "students": []})
                 if check["id"] not in group["checks"]:
                     group["checks"].append(check["id"])

@@ -23,6 +23,8 @@ from typing import Any
 
 import nbformat
 
+from grader.messages import M, Msg, render
+
 IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `grader` package
 MAX_MESSAGE_BYTES = 32 << 20
 LOG_CAP_BYTES = 64 << 10
@@ -57,6 +59,7 @@ class ExecutionRecord:
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
     fatal: str | None = None
+    fatal_message: Msg | None = None  # the same, translatable, where the sandbox knows the reason
     finished: bool = False  # the worker said "done"
     log: str = ""
     elapsed_s: float = 0.0
@@ -157,7 +160,8 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
         finished = _collect(read_fd, deadline, record)
         if not finished:
             record.status = "timeout"
-            record.fatal = f"timed out after {limits.submission_timeout_s:g} s (the whole submission's budget)"
+            record.fatal_message = M("submission_timeout", seconds=limits.submission_timeout_s)
+            record.fatal = render(record.fatal_message)
         elif record.fatal and record.status == "completed":
             record.status = "crashed"
     finally:
@@ -182,7 +186,8 @@ def _collect(read_fd: int, deadline: float, record: ExecutionRecord) -> bool:
         chunk = os.read(read_fd, 1 << 20)
         if not chunk:
             if record.fatal is None and not record.finished:
-                record.fatal = "the student process ended before the grader's checks finished"
+                record.fatal_message = M("process_ended")
+                record.fatal = render(record.fatal_message)
                 record.status = "crashed"
             return True
         buffer += chunk
@@ -213,7 +218,8 @@ def _handle(message: dict[str, Any], record: ExecutionRecord) -> bool:
         record.probes[message["part"]] = message
         record.phases[f"part {message['part']}"] = float(message.get("seconds", 0.0))
     elif kind == "fatal":
-        record.fatal = message["error"]
+        record.fatal = str(message["error"])
+        record.fatal_message = M("raw", text=record.fatal)
     elif kind == "done":
         record.finished = True
         return True

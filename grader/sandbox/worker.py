@@ -156,16 +156,16 @@ def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -
         client.run_cell(cell, -1, probe["timeout_s"])
     except DeadKernelError:
         return {"type": "probe", "part": part, "ok": False, "seconds": time.perf_counter() - started,
-                "error": "the kernel died during this part's checks (memory limit or a crash)"}
+                "reason": "dead", "error": "the kernel died during this part's checks (memory limit or a crash)"}
     seconds = time.perf_counter() - started
     if result_path.exists():
         result = json.loads(result_path.read_text(encoding="utf-8"))
         result_path.unlink()
         return {"type": "probe", "part": part, "seconds": seconds, **result}
     if client.timed_out:
-        error = f"timed out after {probe['timeout_s']:g} s"
-    else:
-        error = _errors_of(cell) or "the checks produced no result"
+        return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "reason": "timeout",
+                "timeout_s": probe["timeout_s"], "error": f"timed out after {probe['timeout_s']:g} s"}
+    error = _errors_of(cell) or "the checks produced no result"
     return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "error": error}
 
 

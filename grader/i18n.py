@@ -1,4 +1,4 @@
-"""One catalogue per language (grader/report/catalog/<lang>.toml) for every string of the reports.
+"""One catalogue per language (grader/catalog/<lang>.toml): every string of the reports and check messages.
 
 A missing key raises instead of showing an empty string; a test checks both catalogues hold the same
 keys and that every key the templates use exists.
@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-CATALOG_DIR = Path(__file__).with_name("catalog")
+CATALOG_DIR = Path(__file__).with_name("catalog")  # grader/catalog/<lang>.toml
 LANGUAGES = ("en", "zh")
 
 
