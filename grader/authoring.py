@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_SOURCE = REPO_ROOT / "reference" / "rnn_basics.py"
 SOLUTION_NOTEBOOK = REPO_ROOT / "reference" / "solution.ipynb"
 HANDOUT_NOTEBOOK = REPO_ROOT / "assignments" / "rnn-basics" / "homework.ipynb"
+TEMPLATE_REPO = REPO_ROOT / "assignments" / "rnn-basics" / "template-repo"
 
 ANSWER_PLACEHOLDER = "*Write your answer here. / 在此作答。*"
 _CELL_MARK = re.compile(r"^# %%(?P<rest>.*)$")
@@ -123,9 +124,11 @@ def render(notebook: nbformat.NotebookNode) -> str:
 def expected_files() -> dict[Path, str]:
     """Every generated file and the text it must have."""
     cells = parse_percent(REFERENCE_SOURCE.read_text(encoding="utf-8"))
+    handout = render(build_notebook(cells, handout=True))
     files = {
         SOLUTION_NOTEBOOK: render(build_notebook(cells, handout=False)),
-        HANDOUT_NOTEBOOK: render(build_notebook(cells, handout=True)),
+        HANDOUT_NOTEBOOK: handout,
+        TEMPLATE_REPO / "homework.ipynb": handout,  # the student repo starts from the same handout
     }
     from grader import examples  # local: examples build on the notebooks above
 

@@ -53,18 +53,65 @@ def cli() -> None:
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Language of the HTML reports.")
 @click.option("--rerun", is_flag=True, help="Execute every submission again instead of reusing cached results.")
+@click.option("--ci", type=click.Choice(["github", "none"]), default=None,
+              help="Write GitHub Actions/Classroom outputs (default: on when GITHUB_ACTIONS=true).")
+@click.option("--gradescope", type=click.Path(path_type=Path), default=None,
+              help="Also write Gradescope's results.json to this path (one submission).")
+@click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
+              help="Exit with status 1 when a submission scores under this percentage.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: str, timeout: float | None,
-                only: str | None, assignment: Path, lang: str, rerun: bool, quiet: bool) -> None:
+                only: str | None, assignment: Path, lang: str, rerun: bool, ci: str | None,
+                gradescope: Path | None, fail_under: float | None, quiet: bool) -> None:
     """Grade every submission in PATHS (class folders, student folders or single files)."""
+    from grader.ci.github import in_github_actions
     from grader.grade import main
 
+    github = ci == "github" or (ci is None and in_github_actions())
     try:
-        main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
-             assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet)
+        batch = main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
+                     assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet, github=github,
+                     gradescope=gradescope)
     except ConfigError as error:
         click.echo(f"grade: configuration error: {error}", err=True)
         sys.exit(2)
+    except ValueError as error:  # e.g. --gradescope with several submissions
+        click.echo(f"grade: {error}", err=True)
+        sys.exit(2)
+    if fail_under is not None:
+        low = [r for r in batch.results if r.max_score and 100 * r.score / r.max_score < fail_under]
+        if low:
+            click.echo(f"grade: {len(low)} submission(s) under {fail_under:g}%", err=True)
+            sys.exit(1)
+
+
+@cli.command("check")
+@click.argument("path", type=click.Path(path_type=Path, exists=True))
+@click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Budget in seconds (default 120).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--assignment", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              default=DEFAULT_ASSIGNMENT, show_default=False, help="Assignment folder holding grading.toml.")
+def check_command(path: Path, timeout: float | None, lang: str, assignment: Path) -> None:
+    """Self-check one submission (your notebook or folder) with the public checks only."""
+    from grader.check import main
+
+    try:
+        main(path=path, timeout=timeout, lang=lang, assignment=assignment)
+    except ValueError as error:
+        click.echo(f"grade check: {error}", err=True)
+        sys.exit(2)
+    except ConfigError as error:
+        click.echo(f"grade check: configuration error: {error}", err=True)
+        sys.exit(2)
+
+
+@cli.command("gradescope-zip")
+@click.argument("target", type=click.Path(path_type=Path, dir_okay=False), default=Path("autograder.zip"))
+def gradescope_zip_command(target: Path) -> None:
+    """Build the autograder zip to upload to Gradescope (setup.sh, run_autograder, the grader)."""
+    from grader.ci.gradescope import build_autograder_zip
+
+    click.echo(f"wrote {build_autograder_zip(target)}")
 
 
 @cli.command("history")

@@ -114,9 +114,12 @@ def read_submission(submission: Submission) -> LoadedSubmission:
 
 # ---- step 2: plan ----------------------------------------------------------------------------------
 
-def hidden_rng(config: GradingConfig, student: str, part_id: str) -> np.random.Generator:
-    """Hidden inputs differ per student and part, and are the same every time that student is graded."""
-    digest = hashlib.sha256(f"{config.seeds.hidden}:{student}:{part_id}".encode()).digest()
+def hidden_rng(config: GradingConfig, student: str, part_id: str, public: bool = False) -> np.random.Generator:
+    """Hidden inputs differ per student and part, and are the same every time that student is graded.
+
+    A self-check draws from a public seed instead, so it never shows a student the real hidden inputs."""
+    secret = "public-self-check" if public else config.seeds.hidden
+    digest = hashlib.sha256(f"{secret}:{student}:{part_id}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
@@ -126,7 +129,8 @@ def plan_probes(student: str, parts: list[Part], config: GradingConfig, options:
         if part.plan is None:
             continue
         settings = config.parts[part.id].model_dump()
-        ctx = PlanContext(hidden_rng(config, student, part.id), settings, options.device, options.public_only)
+        ctx = PlanContext(hidden_rng(config, student, part.id, options.public_only), settings, options.device,
+                          options.public_only)
         requests[part.id] = {**part.plan(ctx), "seed": config.seeds.student}
     return requests
 
@@ -196,12 +200,14 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
 
 # ---- step 5: score ---------------------------------------------------------------------------------
 
-def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, seconds: float) -> PartResult:
+def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, seconds: float,
+               public_only: bool = False) -> PartResult:
     points = config.parts[part.id].points
     by_check = {v.check: v for v in verdicts}
+    missing = M("self_check_skipped") if public_only else M("not_checked", reason=M("checks_did_not_run"))
     checks = []
     for check in part.checks:  # every configured check appears, even if a judge forgot one
-        verdict = by_check.get(check) or Verdict(check, 0.0, M("not_checked", reason=M("checks_did_not_run")))
+        verdict = by_check.get(check) or Verdict(check, 0.0, missing, hidden=public_only)
         fraction = min(1.0, max(0.0, float(verdict.fraction)))
         checks.append(CheckResult(check, fraction >= 0.999, round(fraction * points[check], 2), points[check],
                                   render(verdict.message), verdict.expected, verdict.got, verdict.hidden, verdict.plot,
@@ -245,7 +251,7 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
                            answers=loaded.answers, cell_errors=errors, rubric=config.rubric)
         verdicts = judge_part(part, requests.get(part.id), record, ctx)
         seconds = float(record.probes.get(part.id, {}).get("seconds", 0.0))
-        result.parts.append(score_part(part, verdicts, config, seconds))
+        result.parts.append(score_part(part, verdicts, config, seconds, options.public_only))
     result.score = round(sum(p.score for p in result.parts), 2)
     result.elapsed_s = round(time.perf_counter() - started, 3)
     return result

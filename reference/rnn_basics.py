@@ -11,7 +11,7 @@
 # 反义词的编码器-解码器,以及三道文字题。请按给定的名字和签名实现下面的每个函数和类,评分程序会直接调用它们;
 # 可以自行添加辅助函数。只打印或画图的单元格仅供你自己检查,评分程序不读取输出,而是用自己的输入调用你的函数。
 #
-# Self-check before you submit / 提交前自检: `grade homework.ipynb` (written parts are graded by a person / 文字题由老师评分).
+# Self-check before you submit / 提交前自检: `grade check homework.ipynb` (written parts are graded by a person / 文字题由老师评分).
 
 # %%
 import numpy as np

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from grader import __version__
 from grader.cache import ResultCache, cache_key
+from grader.ci.github import stopped_commands, write_github_outputs
+from grader.ci.gradescope import write_results_json
 from grader.config import DEFAULT_ASSIGNMENT, GradingConfig, load_config
 from grader.exports import write_canvas_csv
 from grader.grade.summary import summary_table
@@ -61,12 +64,27 @@ def _grade_or_reuse(submission: Submission, config: GradingConfig, options: Grad
 def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = None, device: str = "auto",
          timeout: float | None = None, only: list[str] | None = None, assignment: Path = DEFAULT_ASSIGNMENT,
          lang: str = "en", use_cache: bool = True, console: Console | None = None,
-         quiet: bool = False) -> BatchResult:
-    console = console or Console(stderr=True)
+         quiet: bool = False, github: bool = False, gradescope: Path | None = None) -> BatchResult:
+    if github:
+        # On a runner everything goes to stdout between stop-commands markers (see grader.ci.github).
+        with stopped_commands(sys.stdout):
+            batch = _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
+                         console or Console(file=sys.stdout), quiet, gradescope)
+        write_github_outputs(batch.results)
+        return batch
+    return _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
+                console or Console(stderr=True), quiet, gradescope)
+
+
+def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
+         only: list[str] | None, assignment: Path, lang: str, use_cache: bool, console: Console, quiet: bool,
+         gradescope: Path | None) -> BatchResult:
     config = load_config(assignment)
     parts = tuple(only) if only else PART_IDS
     options = GradeOptions(device=resolve_device(device), parts=parts, timeout_s=timeout)
     submissions = discover(paths)
+    if gradescope is not None and len(submissions) != 1:
+        raise ValueError(f"--gradescope grades exactly one submission; {len(submissions)} found")
     jobs = max(1, jobs or os.cpu_count() or 1)
     cache = ResultCache(out / "cache") if use_cache else None
     started = time.perf_counter()
@@ -97,6 +115,8 @@ def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = N
     meta = {"date": now.strftime("%Y-%m-%d %H:%M %Z"), "version": __version__, "device": options.device,
             "seconds": f"{seconds:.0f}", "jobs": jobs, "sandbox": sandbox_features()}
     index = render_reports([r.to_json() for r in results], out, lang=lang, meta=meta)
+    if gradescope is not None:
+        write_results_json(gradescope, results)
     if not quiet:
         console.print(summary_table(results, part_ids))
         for problem in problems:

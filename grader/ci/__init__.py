@@ -1,0 +1,1 @@
+"""Outputs for autograding services: GitHub Actions / Classroom (github.py) and Gradescope (gradescope.py)."""
