@@ -59,19 +59,24 @@ def cli() -> None:
               help="Also write Gradescope's results.json to this path (one submission).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
               help="Exit with status 1 when a submission scores under this percentage.")
+@click.option("--sandbox", type=click.Choice(["auto", "strict"]), default="auto", show_default=True,
+              help="strict: refuse to grade where namespaces and capability dropping are not available.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: str, timeout: float | None,
                 only: str | None, assignment: Path, lang: str, rerun: bool, ci: str | None,
-                gradescope: Path | None, fail_under: float | None, quiet: bool) -> None:
+                gradescope: Path | None, fail_under: float | None, sandbox: str, quiet: bool) -> None:
     """Grade every submission in PATHS (class folders, student folders or single files)."""
     from grader.ci.github import in_github_actions
-    from grader.grade import main
+    from grader.grade import SandboxUnavailable, main
 
     github = ci == "github" or (ci is None and in_github_actions())
     try:
         batch = main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
                      assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet, github=github,
-                     gradescope=gradescope)
+                     gradescope=gradescope, sandbox=sandbox)
+    except SandboxUnavailable as error:
+        click.echo(f"grade: {error}", err=True)
+        sys.exit(2)
     except ConfigError as error:
         click.echo(f"grade: configuration error: {error}", err=True)
         sys.exit(2)

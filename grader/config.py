@@ -51,6 +51,7 @@ class GradingConfig(BaseModel):
     parts: dict[str, PartConfig]
     rubric: dict[str, Any] = Field(default_factory=dict)
     reference_path: Path = DEFAULT_REFERENCE
+    assignment_dir: Path = DEFAULT_ASSIGNMENT  # holds the hidden seed: never visible to student code
 
     @model_validator(mode="after")
     def _checks_match_parts(self) -> "GradingConfig":
@@ -75,7 +76,7 @@ class GradingConfig(BaseModel):
 
     def fingerprint(self) -> str:
         """Stable text of everything that changes a grade (for caches and results metadata)."""
-        return self.model_dump_json(exclude={"reference_path"})
+        return self.model_dump_json(exclude={"reference_path", "assignment_dir"})
 
 
 def load_config(assignment_dir: Path = DEFAULT_ASSIGNMENT) -> GradingConfig:
@@ -92,6 +93,7 @@ def load_config(assignment_dir: Path = DEFAULT_ASSIGNMENT) -> GradingConfig:
         raise ConfigError(f"{grading_file} is not valid TOML: {error}") from None
     except ValidationError as error:
         raise ConfigError(f"{grading_file} is invalid:\n{error}") from None
+    config.assignment_dir = assignment_dir
     override = os.environ.get("RNN_GRADER_HIDDEN_SEED")
     if override:
         config.seeds.hidden = int(override)

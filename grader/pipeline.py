@@ -42,6 +42,8 @@ class GradeOptions:
     parts: tuple[str, ...] = tuple(p.id for p in ALL_PARTS)
     timeout_s: float | None = None  # overrides the config's submission budget
     public_only: bool = False  # self-check: no hidden cases
+    hidden_paths: tuple[Path, ...] = ()  # hidden from student code besides the reference and assignment:
+                                         # the output folder and the class folders
 
 
 @dataclass
@@ -145,6 +147,8 @@ def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: di
     return execute(
         root=loaded.submission.root, kind=loaded.submission.kind, notebook=loaded.notebook,
         modules=[p.stem for p in loaded.submission.modules], probes=probes, seed=config.seeds.student,
+        hidden=(config.reference_path.parent, config.assignment_dir, *options.hidden_paths,
+                loaded.submission.root.resolve().parent),
         limits=ExecutionLimits(
             submission_timeout_s=options.timeout_s or limits.submission_timeout_s,
             cell_timeout_s=limits.cell_timeout_s, kernel_start_timeout_s=limits.kernel_start_timeout_s,
@@ -235,6 +239,7 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
     requests = plan_probes(submission.student, parts, config, options)
     record = execute_submission(loaded, parts, requests, config, options) if requests else ExecutionRecord("completed")
     result.cells = record.cells
+    result.sandbox = record.sandbox
     result.timings = {name: round(seconds, 3) for name, seconds in record.phases.items()}
     errors = cell_errors(record)
     if record.status != "completed":

@@ -59,6 +59,7 @@ class SubmissionResult:
     cells: list[dict[str, Any]] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
     from_cache: bool = False  # reused from an earlier run of the same submission, grader and config
+    sandbox: dict[str, list[str]] = field(default_factory=dict)  # isolation applied / missing for this run
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

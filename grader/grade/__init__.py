@@ -26,8 +26,12 @@ from grader.pipeline import GradeOptions, grade_submission
 from grader.report import render_reports
 from grader.results import SubmissionResult, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
-from grader.sandbox.launch import sandbox_features
+from grader.sandbox.launch import probe_isolation, sandbox_features
 from grader.submissions import Submission, discover
+
+
+class SandboxUnavailable(Exception):
+    """--sandbox strict, on a machine that cannot isolate student code."""
 
 
 @dataclass
@@ -64,24 +68,31 @@ def _grade_or_reuse(submission: Submission, config: GradingConfig, options: Grad
 def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = None, device: str = "auto",
          timeout: float | None = None, only: list[str] | None = None, assignment: Path = DEFAULT_ASSIGNMENT,
          lang: str = "en", use_cache: bool = True, console: Console | None = None,
-         quiet: bool = False, github: bool = False, gradescope: Path | None = None) -> BatchResult:
+         quiet: bool = False, github: bool = False, gradescope: Path | None = None,
+         sandbox: str = "auto") -> BatchResult:
     if github:
         # On a runner everything goes to stdout between stop-commands markers (see grader.ci.github).
         with stopped_commands(sys.stdout):
             batch = _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
-                         console or Console(file=sys.stdout), quiet, gradescope)
+                         console or Console(file=sys.stdout), quiet, gradescope, sandbox)
         write_github_outputs(batch.results)
         return batch
     return _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
-                console or Console(stderr=True), quiet, gradescope)
+                console or Console(stderr=True), quiet, gradescope, sandbox)
 
 
 def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
          only: list[str] | None, assignment: Path, lang: str, use_cache: bool, console: Console, quiet: bool,
-         gradescope: Path | None) -> BatchResult:
+         gradescope: Path | None, sandbox: str) -> BatchResult:
     config = load_config(assignment)
     parts = tuple(only) if only else PART_IDS
-    options = GradeOptions(device=resolve_device(device), parts=parts, timeout_s=timeout)
+    options = GradeOptions(device=resolve_device(device), parts=parts, timeout_s=timeout,
+                           hidden_paths=(out.resolve(), *(p.resolve() for p in paths if p.is_dir())))
+    if sandbox == "strict":
+        missing = probe_isolation()["missing"]
+        if missing:
+            raise SandboxUnavailable(f"--sandbox strict: not available here: {', '.join(missing)}")
+    out.mkdir(parents=True, exist_ok=True)  # exists before grading, so the sandbox can hide it
     submissions = discover(paths)
     if gradescope is not None and len(submissions) != 1:
         raise ValueError(f"--gradescope grades exactly one submission; {len(submissions)} found")
@@ -101,7 +112,6 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
                 progress.update(task, advance=1,
                                 description=f"{result.student}: {result.score:g}/{result.max_score:g}{reused}")
     results.sort(key=lambda r: r.student)
-    out.mkdir(parents=True, exist_ok=True)
     reviews = read_reviews(out / "review.csv")
     problems = apply_reviews(results, reviews)
     write_reviews(out / "review.csv", results, reviews)
@@ -113,7 +123,7 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
     record_run(out / "gradebook.sqlite", results, at=now.isoformat(timespec="seconds"), version=__version__,
                device=options.device, seconds=seconds)
     meta = {"date": now.strftime("%Y-%m-%d %H:%M %Z"), "version": __version__, "device": options.device,
-            "seconds": f"{seconds:.0f}", "jobs": jobs, "sandbox": sandbox_features()}
+            "seconds": f"{seconds:.0f}", "jobs": jobs, "sandbox": sandbox_features(results)}
     index = render_reports([r.to_json() for r in results], out, lang=lang, meta=meta)
     if gradescope is not None:
         write_results_json(gradescope, results)

@@ -97,8 +97,11 @@ def as_array(description: Any) -> Optional[np.ndarray]:
         return None
     if description.get("data") is None:
         return None
-    data = [float(x) if isinstance(x, str) else x for x in description["data"]]
-    return np.asarray(data, dtype=float).reshape(description["shape"])
+    try:  # non-finite floats travel as strings ("nan", "inf"); other strings are not numbers at all
+        data = [float(x) if isinstance(x, str) else x for x in description["data"]]
+        return np.asarray(data, dtype=float).reshape(description["shape"])
+    except (TypeError, ValueError):
+        return None
 
 
 def shape_of(description: Any) -> Optional[tuple[int, ...]]:

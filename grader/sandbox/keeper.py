@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import resource
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -91,10 +93,23 @@ def main() -> int:
     parser.add_argument("--cpu-s", type=int, default=600)
     parser.add_argument("--fsize-mb", type=int, default=64)
     parser.add_argument("--pass-fd", type=int, action="append", default=[])
+    parser.add_argument("--isolate", action="store_true", help="namespaces and capability drop (root only)")
+    parser.add_argument("--writable", action="append", default=[])
+    parser.add_argument("--hide", action="append", default=[])
+    parser.add_argument("--keep", action="append", default=[])
+    parser.add_argument("--report-fd", type=int, default=None, help="where the isolation report goes (JSON)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     become_subreaper()
+    if args.isolate:
+        from grader.sandbox.isolation import isolate
+
+        report = isolate(writable=args.writable, hidden=args.hide, keep_visible=args.keep)
+        if args.report_fd is not None:
+            os.write(args.report_fd, (json.dumps({"type": "sandbox", **asdict(report)}) + "\n").encode())
+        if not command:
+            return 0  # --isolate with no command: a capability probe
     apply_limits(args.memory_mb, args.cpu_s, args.fsize_mb)
     stopping = False
 

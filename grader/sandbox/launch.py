@@ -60,20 +60,59 @@ class ExecutionRecord:
     phases: dict[str, float] = field(default_factory=dict)
     fatal: str | None = None
     fatal_message: Msg | None = None  # the same, translatable, where the sandbox knows the reason
+    sandbox: dict[str, Any] = field(default_factory=dict)  # {"applied": [...], "missing": [...]} from the keeper
     finished: bool = False  # the worker said "done"
     log: str = ""
     elapsed_s: float = 0.0
 
 
-def sandbox_features() -> list[str]:
-    """What this sandbox enforces here, and what it does not, for the reports' header."""
+def isolation_arguments(base: Path | None, hidden: tuple[Path, ...]) -> list[str]:
+    """The keeper's isolation flags: the temp folder stays writable, the grader's own code stays visible."""
+    arguments = ["--isolate", "--keep", str(IMPORT_ROOT), "--keep", sys.prefix, "--keep", sys.base_prefix]
+    if base is not None:
+        arguments += ["--writable", str(base)]
+    for path in hidden:
+        arguments += ["--hide", str(Path(path).resolve())]
+    return arguments
+
+
+def probe_isolation() -> dict[str, list[str]]:
+    """What isolation this machine allows, found by a keeper that isolates itself and exits."""
+    read_fd, write_fd = os.pipe()
+    try:
+        subprocess.run([sys.executable, "-m", "grader.sandbox.keeper", "--report-fd", str(write_fd),
+                        *isolation_arguments(None, ())], pass_fds=(write_fd,), timeout=60, capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(IMPORT_ROOT)})
+        os.close(write_fd)
+        write_fd = -1
+        text = os.read(read_fd, 1 << 16).decode()
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return {"applied": [], "missing": ["network isolation", "read-only filesystem", "secrets hidden",
+                                           "capabilities dropped"]}
+    return {"applied": report["applied"], "missing": [m for m in report["missing"] if m != "secrets hidden"]}
+
+
+def sandbox_features(results: list[Any]) -> list[str]:
+    """What the sandbox enforced in this run, and what it did not, for the reports' header."""
     from grader.sandbox.keeper import subreaper_supported
 
     features = ["separate process per submission", "private working copy", "scrubbed environment, one thread",
-                "limits: memory (data), CPU time, file size", "wall-clock and per-cell timeouts", "output caps"]
-    features.append("leftover processes reaped (subreaper)" if subreaper_supported() else
-                    "leftover processes: process group only")
-    features += ["not enforced: network isolation, separate user, read protection of other files"]
+                "limits: memory (data), CPU time, file size", "wall-clock and per-cell timeouts", "output caps",
+                "leftover processes reaped (subreaper)" if subreaper_supported() else
+                "leftover processes: process group only"]
+    reports = [r.sandbox for r in results if getattr(r, "sandbox", None)]
+    applied = [p for p in ("network isolation", "read-only filesystem", "secrets hidden", "capabilities dropped")
+               if reports and all(p in report.get("applied", []) for report in reports)]
+    missing = [p for p in ("network isolation", "read-only filesystem", "secrets hidden", "capabilities dropped")
+               if p not in applied]
+    features += applied
+    features.append("not enforced: separate user" + (", " + ", ".join(missing) if missing else ""))
     return features
 
 
@@ -88,7 +127,7 @@ def scrubbed_environment(home: Path, runtime_dir: Path) -> dict[str, str]:
         # the grader first, then wherever the grader's own dependencies were installed
         "PYTHONPATH": os.pathsep.join([str(IMPORT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-        "TORCH_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8",
+        "TORCH_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "TMPDIR": str(home.parent / "tmp"),
     })
     env.setdefault("PATH", "/usr/bin:/bin")
     env.setdefault("LANG", "C.UTF-8")
@@ -114,20 +153,22 @@ def _copy_submission(root: Path, work: Path) -> None:
 
 
 def execute(*, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
-            probes: list[ProbeJob], limits: ExecutionLimits, seed: int) -> ExecutionRecord:
+            probes: list[ProbeJob], limits: ExecutionLimits, seed: int,
+            hidden: tuple[Path, ...] = ()) -> ExecutionRecord:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
     try:
-        return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started)
+        return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started, hidden)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
 def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
-                probes: list[ProbeJob], limits: ExecutionLimits, seed: int, started: float) -> ExecutionRecord:
+                probes: list[ProbeJob], limits: ExecutionLimits, seed: int, started: float,
+                hidden: tuple[Path, ...]) -> ExecutionRecord:
     work, channel_dir, home, runtime_dir = base / "work", base / "channel", base / "home", base / "runtime"
     _copy_submission(root, work)
-    for folder in (channel_dir, home, runtime_dir):
+    for folder in (channel_dir, home, runtime_dir, base / "tmp"):
         folder.mkdir(mode=0o700)
     job: dict[str, Any] = {
         "kind": kind, "workdir": str(work), "modules": modules, "seed": seed,
@@ -145,7 +186,8 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
 
     read_fd, write_fd = os.pipe()
     command = [sys.executable, "-m", "grader.sandbox.keeper", "--memory-mb", str(limits.memory_mb),
-               "--cpu-s", str(limits.cpu_s), "--pass-fd", str(write_fd), "--",
+               "--cpu-s", str(limits.cpu_s), "--pass-fd", str(write_fd), "--report-fd", str(write_fd),
+               *isolation_arguments(base, hidden), "--",
                sys.executable, "-m", "grader.sandbox.worker", str(job_path), str(write_fd)]
     process = subprocess.Popen(command, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, cwd=work, env=scrubbed_environment(home, runtime_dir),
@@ -220,6 +262,8 @@ def _handle(message: dict[str, Any], record: ExecutionRecord) -> bool:
     elif kind == "fatal":
         record.fatal = str(message["error"])
         record.fatal_message = M("raw", text=record.fatal)
+    elif kind == "sandbox":
+        record.sandbox = {"applied": list(message.get("applied", [])), "missing": list(message.get("missing", []))}
     elif kind == "done":
         record.finished = True
         return True

@@ -123,9 +123,10 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
             try:
                 client.run_cell(cell, index, limits["cell_timeout_s"])
             except DeadKernelError:
-                records.append({"index": index, "status": "dead", "seconds": time.perf_counter() - cell_started,
+                records.append({"index": index, "status": "dead", "seconds": round(time.perf_counter() - cell_started, 3),
                                 "source": "".join(cell.source)[:2000], "ename": "DeadKernelError",
-                                "evalue": "the kernel died while running this cell", "output": ""})
+                                "evalue": "the kernel died while running this cell", "output": "",
+                                "traceback": [], "dropped_output_bytes": client.dropped_bytes.get(index, 0)})
                 send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
                 send({"type": "fatal", "error": f"the kernel died in cell {index + 1}"})
                 return

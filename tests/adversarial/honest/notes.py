@@ -1,0 +1,1 @@
+VICTIM_SECRET_MARKER = 'victim-7f3a'

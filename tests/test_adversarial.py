@@ -1,0 +1,108 @@
+"""The attack corpus (tests/adversarial/attacks.toml): every attack gets its stated outcome, nothing secret
+is read, nothing outside the submission's working copy changes, and the rest of the class is graded."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from grader.config import DEFAULT_ASSIGNMENT, DEFAULT_REFERENCE
+from grader.grade import main as grade
+from grader.sandbox.launch import probe_isolation
+
+CORPUS = Path(__file__).with_name("adversarial")
+ATTACKS = tomllib.loads((CORPUS / "attacks.toml").read_text(encoding="utf-8"))
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(probe_isolation()["missing"] != [],
+                                 reason="namespaces and capability dropping need root on Linux")]
+SECRETS = ["BEGIN SOLUTION", "hidden = 2026", "victim-7f3a", "ghp_attack_token"]  # contents, not paths
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "absent"
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    root = tmp_path_factory.mktemp("attack")
+    klass, out = root / "class", root / "out"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    listener.settimeout(0.5)
+    accepted: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(connection.recv(100))
+            connection.close()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    values = {"{REFERENCE}": str(DEFAULT_REFERENCE), "{ASSIGNMENT}": str(DEFAULT_ASSIGNMENT), "{CLASS}": str(klass),
+              "{OUT}": str(out), "{GRADER}": str(REPO), "{PORT}": str(listener.getsockname()[1])}
+    for name in ATTACKS:
+        shutil.copytree(CORPUS / name, klass / name)
+        for file in (klass / name).glob("*.py"):
+            text = file.read_text(encoding="utf-8")
+            for placeholder, value in values.items():
+                text = text.replace(placeholder, value)
+            file.write_text(text, encoding="utf-8")
+    guarded = [REPO / "grader" / "__init__.py", REPO / "grader" / "pwned.py", out / "pwned.txt",
+               klass / "honest" / "solution.py", DEFAULT_REFERENCE]
+    before = {path: _digest(path) for path in guarded}
+    pytest.MonkeyPatch().setenv("GITHUB_TOKEN", "ghp_attack_token")
+    batch = grade(paths=[klass], out=out, jobs=2, timeout=40, only=["1.1"], quiet=True, use_cache=False)
+    stop.set()
+    server.join(timeout=5)
+    listener.close()
+    return {r.student: r for r in batch.results}, before, {path: _digest(path) for path in guarded}, accepted
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_attack_gets_its_stated_outcome(attacked, attack):
+    results = attacked[0]
+    result, expected = results[attack], ATTACKS[attack]
+    if expected["score"] == "full":
+        assert result.score == result.max_score, [c.message for p in result.parts for c in p.checks]
+    else:
+        assert result.score == 0
+    if "flag" in expected:
+        assert expected["flag"] in result.flags
+    output = "\n".join(cell.get("output", "") + str(cell.get("evalue", "")) for cell in result.cells)
+    for secret in SECRETS:
+        assert secret not in output, (attack, secret)
+    assert result.sandbox["missing"] == []
+
+
+def test_nothing_outside_the_working_copies_changed(attacked):
+    _, before, after, _ = attacked
+    assert before == after
+
+
+def test_no_connection_left_the_sandbox(attacked):
+    results, _, _, accepted = attacked
+    assert accepted == []
+    output = results["network"].cells[0]["output"]
+    assert "CONNECTED" not in output and output.count("BLOCKED") == 3
+
+
+def test_reads_were_denied_and_the_writes_refused(attacked):
+    results = attacked[0]
+    reads = results["read_secrets"].cells[0]["output"]
+    assert not [line for line in reads.splitlines() if line.startswith(("READ ", "LISTED "))]
+    assert reads.count("DENIED") >= 4
+    writes = results["write_outside"].cells[0]["output"]
+    assert "WROTE" not in writes and writes.count("DENIED") == 6
