@@ -59,8 +59,9 @@ def cli() -> None:
               help="Also write Gradescope's results.json to this path (one submission).")
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None,
               help="Exit with status 1 when a submission scores under this percentage.")
-@click.option("--sandbox", type=click.Choice(["auto", "strict"]), default="auto", show_default=True,
-              help="strict: refuse to grade where namespaces and capability dropping are not available.")
+@click.option("--sandbox", type=click.Choice(["auto", "strict", "basic"]), default="auto", show_default=True,
+              help="strict: refuse to grade where namespaces and capability dropping are not available; "
+                   "basic: limits and timeouts only, no namespaces (for debugging and benchmarks).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: str, timeout: float | None,
                 only: str | None, assignment: Path, lang: str, rerun: bool, ci: str | None,

@@ -44,6 +44,7 @@ class GradeOptions:
     public_only: bool = False  # self-check: no hidden cases
     hidden_paths: tuple[Path, ...] = ()  # hidden from student code besides the reference and assignment:
                                          # the output folder and the class folders
+    isolate: bool = True  # namespaces and capability drop where possible ("--sandbox basic" turns them off)
 
 
 @dataclass
@@ -148,7 +149,7 @@ def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: di
         root=loaded.submission.root, kind=loaded.submission.kind, notebook=loaded.notebook,
         modules=[p.stem for p in loaded.submission.modules], probes=probes, seed=config.seeds.student,
         hidden=(config.reference_path.parent, config.assignment_dir, *options.hidden_paths,
-                loaded.submission.root.resolve().parent),
+                loaded.submission.root.resolve().parent), isolate=options.isolate,
         limits=ExecutionLimits(
             submission_timeout_s=options.timeout_s or limits.submission_timeout_s,
             cell_timeout_s=limits.cell_timeout_s, kernel_start_timeout_s=limits.kernel_start_timeout_s,

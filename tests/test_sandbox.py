@@ -81,3 +81,22 @@ def srn_numpy(*args):
     assert results["bomb"].score == 0
     assert "MemoryError" in results["bomb"].parts[0].checks[0].message
     assert results["honest"].score == results["honest"].max_score
+
+
+def test_basic_mode_reports_what_is_not_enforced(tmp_path):
+    student = module_submission(tmp_path / "class", "plain", HONEST_SRN)
+    batch = grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True, sandbox="basic")
+    assert batch.results[0].sandbox == {} and batch.results[0].score == batch.results[0].max_score
+    header = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "not enforced: separate user, network isolation, read-only filesystem" in header
+
+
+def test_strict_mode_refuses_to_grade_without_isolation(tmp_path, monkeypatch):
+    import grader.grade as grade_command
+
+    monkeypatch.setattr(grade_command, "probe_isolation",
+                        lambda: {"applied": [], "missing": ["network isolation"]})
+    student = module_submission(tmp_path / "class", "plain", HONEST_SRN)
+    with pytest.raises(grade_command.SandboxUnavailable, match="network isolation"):
+        grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True, sandbox="strict")
+    assert not (tmp_path / "out" / "results").exists()  # nothing was graded

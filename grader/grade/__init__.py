@@ -87,7 +87,8 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
     config = load_config(assignment)
     parts = tuple(only) if only else PART_IDS
     options = GradeOptions(device=resolve_device(device), parts=parts, timeout_s=timeout,
-                           hidden_paths=(out.resolve(), *(p.resolve() for p in paths if p.is_dir())))
+                           hidden_paths=(out.resolve(), *(p.resolve() for p in paths if p.is_dir())),
+                           isolate=sandbox != "basic")
     if sandbox == "strict":
         missing = probe_isolation()["missing"]
         if missing:

@@ -154,18 +154,18 @@ def _copy_submission(root: Path, work: Path) -> None:
 
 def execute(*, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
             probes: list[ProbeJob], limits: ExecutionLimits, seed: int,
-            hidden: tuple[Path, ...] = ()) -> ExecutionRecord:
+            hidden: tuple[Path, ...] = (), isolate: bool = True) -> ExecutionRecord:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
     try:
-        return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started, hidden)
+        return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started, hidden, isolate)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
 def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
                 probes: list[ProbeJob], limits: ExecutionLimits, seed: int, started: float,
-                hidden: tuple[Path, ...]) -> ExecutionRecord:
+                hidden: tuple[Path, ...], isolate: bool) -> ExecutionRecord:
     work, channel_dir, home, runtime_dir = base / "work", base / "channel", base / "home", base / "runtime"
     _copy_submission(root, work)
     for folder in (channel_dir, home, runtime_dir, base / "tmp"):
@@ -187,7 +187,7 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
     read_fd, write_fd = os.pipe()
     command = [sys.executable, "-m", "grader.sandbox.keeper", "--memory-mb", str(limits.memory_mb),
                "--cpu-s", str(limits.cpu_s), "--pass-fd", str(write_fd), "--report-fd", str(write_fd),
-               *isolation_arguments(base, hidden), "--",
+               *(isolation_arguments(base, hidden) if isolate else []), "--",
                sys.executable, "-m", "grader.sandbox.worker", str(job_path), str(write_fd)]
     process = subprocess.Popen(command, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, cwd=work, env=scrubbed_environment(home, runtime_dir),
