@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import socket
+import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -61,7 +62,8 @@ def attacked(tmp_path_factory):
                 text = text.replace(placeholder, value)
             file.write_text(text, encoding="utf-8")
     guarded = [REPO / "grader" / "__init__.py", REPO / "grader" / "pwned.py", out / "pwned.txt",
-               klass / "honest" / "solution.py", DEFAULT_REFERENCE]
+               klass / "honest" / "solution.py", DEFAULT_REFERENCE, REPO / "pyproject.toml", Path("/bin/sh"),
+               Path(sys.executable)]
     before = {path: _digest(path) for path in guarded}
     pytest.MonkeyPatch().setenv("GITHUB_TOKEN", "ghp_attack_token")
     batch = grade(paths=[klass], out=out, jobs=2, timeout=40, only=["1.1"], quiet=True, use_cache=False)
@@ -90,6 +92,7 @@ def test_attack_gets_its_stated_outcome(attacked, attack):
 def test_nothing_outside_the_working_copies_changed(attacked):
     _, before, after, _ = attacked
     assert before == after
+    assert Path("/dev/null").exists() and len(list(Path("/dev").iterdir())) > 5  # rm -rf / spared the host
 
 
 def test_no_connection_left_the_sandbox(attacked):

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
-KERNEL_MOUNTS = ("/proc", "/sys", "/dev")  # left as they are: devices and kernel views still work
+# Every mount goes read-only, /dev included: a read-only mount still lets a process write to a device node
+# (/dev/null) but not unlink one, and `rm -rf /` must not reach the host's /dev through a shared devtmpfs.
 
 PROTECTIONS = ("network isolation", "read-only filesystem", "secrets hidden", "capabilities dropped")
 
@@ -81,7 +82,7 @@ def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str]) 
         for folder in writable:  # a mount of its own, so the read-only pass below can skip it
             _mount(libc, folder, folder, None, MS_BIND | MS_REC)
         for point in _mount_points():
-            if any(_inside(point, k) for k in KERNEL_MOUNTS) or any(_inside(point, w) for w in writable):
+            if any(_inside(point, w) for w in writable):
                 continue
             try:
                 _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
