@@ -154,7 +154,9 @@ def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: di
             submission_timeout_s=options.timeout_s or limits.submission_timeout_s,
             cell_timeout_s=limits.cell_timeout_s, kernel_start_timeout_s=limits.kernel_start_timeout_s,
             memory_mb=0 if options.device.startswith("cuda") else limits.memory_mb,
-            cpu_s=limits.cpu_s, output_kb=limits.output_kb))
+            cpu_s=limits.cpu_s, output_kb=limits.output_kb, max_processes=limits.max_processes,
+            # the whole tree together; room above the per-process limit for the worker and, on CUDA, the driver
+            group_memory_mb=limits.memory_mb + 1024))
 
 
 # ---- step 4: judge ---------------------------------------------------------------------------------
@@ -247,6 +249,7 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
         result.flags.append(record.status)
     if errors:
         result.flags.append(f"{len(errors)} cell(s) failed")
+    result.flags += record.limits_reached
     if any(c.get("dropped_output_bytes") for c in record.cells):
         result.flags.append("output truncated")
     if record.fatal and not record.cells:  # nothing of the student's ran: an error, not a grade

@@ -88,7 +88,7 @@ def test_basic_mode_reports_what_is_not_enforced(tmp_path):
     batch = grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True, sandbox="basic")
     assert batch.results[0].sandbox == {} and batch.results[0].score == batch.results[0].max_score
     header = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
-    assert "not enforced: separate user, network isolation, read-only filesystem" in header
+    assert "not enforced: network isolation, read-only filesystem, secrets hidden, private /proc, separate user" in header
 
 
 def test_strict_mode_refuses_to_grade_without_isolation(tmp_path, monkeypatch):

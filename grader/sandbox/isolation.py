@@ -6,8 +6,14 @@ mount and network namespaces and then:
   host's own 127.0.0.1 services are out of reach;
 * filesystem: every mount read-only except the submission's private temp folder; the reference solution,
   the assignment (with the hidden seed), the output folder and the class folder covered by empty tmpfs;
-* privileges: every capability dropped from the bounding set and no_new_privs set, so the worker and the
-  kernel run as root without root's powers (no remount, no ptrace of the grader, no reading its environ).
+* processes: a private /proc that shows the sandbox user only its own processes (hidepid);
+* user: the worker and the kernel run as a user of their own (uid SANDBOX_UID_BASE + the keeper's pid, so
+  no two live submissions share one): they cannot signal or trace the grader or another submission, and
+  RLIMIT_NPROC counts their processes alone. The interpreter may live under a folder other users cannot
+  enter (/root is 0700 here): such folders are covered by a tmpfs that re-exposes, read-only, only the
+  entries on the way to what the sandbox needs (the interpreter, its libraries, the grader's runtime);
+* privileges: every capability dropped from the bounding set and no_new_privs set, so nothing below the
+  keeper regains root's powers (no remount, no ptrace of the grader, no reading its environ).
 Anything that cannot be applied is reported as missing; the grader lists it in the report, and
 `--sandbox strict` refuses to grade without it.
 """
@@ -21,11 +27,14 @@ from dataclasses import dataclass, field
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x2, 0x4, 0x8
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 24, 38
+SANDBOX_UID_BASE = 1_000_000
 # Every mount goes read-only, /dev included: a read-only mount still lets a process write to a device node
 # (/dev/null) but not unlink one, and `rm -rf /` must not reach the host's /dev through a shared devtmpfs.
 
-PROTECTIONS = ("network isolation", "read-only filesystem", "secrets hidden", "capabilities dropped")
+PROTECTIONS = ("network isolation", "read-only filesystem", "secrets hidden", "private /proc", "separate user",
+               "capabilities dropped")
 
 
 @dataclass
@@ -57,8 +66,78 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str]) -> IsolationReport:
-    """Apply what this machine allows; never raises."""
+def sandbox_uid(keeper_pid: int) -> int:
+    """The user a submission runs as: unique among live submissions because the keeper's pid is."""
+    return SANDBOX_UID_BASE + keeper_pid
+
+
+def _uid_mapped(uid: int) -> bool:
+    """Whether this user namespace can own files as `uid` (a container may map only 0-65535)."""
+    try:
+        with open("/proc/self/uid_map", encoding="utf-8") as handle:
+            ranges = [tuple(int(n) for n in line.split()) for line in handle if line.strip()]
+    except OSError:
+        return False
+    return any(inside <= uid < inside + count for inside, _, count in ranges)
+
+
+def _blocked_ancestors(needed: list[str]) -> dict[str, set[str]]:
+    """Folders on the way to `needed` that other users cannot enter -> the entries to re-expose in them."""
+    blocked: dict[str, set[str]] = {}
+    for path in needed:
+        parts = os.path.realpath(path).split("/")[1:]
+        for depth in range(len(parts)):
+            ancestor = "/" + "/".join(parts[:depth])
+            try:
+                enterable = os.stat(ancestor).st_mode & 0o001
+            except OSError:
+                break
+            if not enterable:
+                blocked.setdefault(ancestor, set()).add(parts[depth])
+    return blocked
+
+
+def _open_up(libc: ctypes.CDLL, needed: list[str]) -> None:
+    """Make the paths in `needed` reachable for the sandbox user without opening anything else up."""
+    for _ in range(32):  # outer folders first; each cover changes what is blocked below it
+        blocked = _blocked_ancestors(needed)
+        if not blocked:
+            return
+        ancestor = min(blocked, key=len)
+        handles = {}
+        for name in blocked[ancestor]:
+            try:
+                handles[name] = os.open(os.path.join(ancestor, name), os.O_PATH)
+            except OSError:
+                continue
+        try:
+            _mount(libc, "tmpfs", ancestor, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=755")
+            for name, handle in handles.items():
+                target = os.path.join(ancestor, name)
+                if os.path.isdir(f"/proc/self/fd/{handle}"):
+                    os.mkdir(target)
+                else:
+                    open(target, "wb").close()
+                # the O_PATH handle still names the original, now hidden under the tmpfs
+                _mount(libc, f"/proc/self/fd/{handle}", target, None, MS_BIND | MS_REC)
+        finally:
+            for handle in handles.values():
+                os.close(handle)
+    raise OSError("too many nested folders closed to other users")
+
+
+def _give_to(uid: int, folders: list[str]) -> None:
+    """The sandbox user owns its working copy (without following any link the student put there)."""
+    for folder in folders:
+        os.lchown(folder, uid, uid)
+        for parent, dirs, files in os.walk(folder):
+            for name in dirs + files:
+                os.lchown(os.path.join(parent, name), uid, uid)
+
+
+def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str],
+            uid: int | None = None) -> IsolationReport:
+    """Apply what this machine allows; never raises. With `uid`, prepare for running as that user."""
     report = IsolationReport()
     if os.geteuid() != 0 or not os.path.exists("/proc/self/mountinfo"):
         report.missing += list(PROTECTIONS)
@@ -78,9 +157,24 @@ def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str]) 
     except (OSError, subprocess.SubprocessError) as error:
         report.missing.append("network isolation")
         report.problems.append(str(error))
+    if uid is not None:
+        try:
+            import sys
+
+            needed = [*keep_visible, *filter(os.path.isdir, sys.path), os.path.dirname(os.path.realpath(sys.executable)),
+                      *(os.path.dirname(w.rstrip("/")) for w in writable)]
+            # the working copy is handed to the sandbox user below; covering it would hide it
+            _open_up(libc, [path for path in needed if not any(_inside(os.path.realpath(path), w) for w in writable)])
+        except OSError as error:
+            report.problems.append(f"could not expose the interpreter: {error}")
     try:
         for folder in writable:  # a mount of its own, so the read-only pass below can skip it
             _mount(libc, folder, folder, None, MS_BIND | MS_REC)
+        try:  # a procfs of our own: the sandbox user sees its own processes only (per-mount option, Linux 5.8+)
+            _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+            report.applied.append("private /proc")
+        except OSError as error:
+            report.problems.append(str(error))
         for point in _mount_points():
             if any(_inside(point, w) for w in writable):
                 continue
@@ -105,6 +199,16 @@ def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str]) 
         report.applied.append("secrets hidden")
     else:
         report.missing.append("secrets hidden")
+    if "private /proc" not in report.applied:
+        report.missing.append("private /proc")
+    if uid is not None and _uid_mapped(uid):
+        try:
+            _give_to(uid, writable)
+            report.applied.append("separate user")
+        except OSError as error:
+            report.problems.append(f"could not hand the working copy to uid {uid}: {error}")
+    if "separate user" not in report.applied:
+        report.missing.append("separate user")
     try:
         libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         last_cap = int(open("/proc/sys/kernel/cap_last_cap", encoding="utf-8").read())

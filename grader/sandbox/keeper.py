@@ -1,8 +1,11 @@
 """A tiny supervisor between the grader and one submission's processes.
 
-It applies the resource limits to itself (so every process below inherits them), becomes a "child
-subreaper" (Linux: orphaned descendants are re-parented to it, even after setsid or a double fork), runs
-the worker, and when the worker ends or the grader sends SIGTERM, kills every process left below it.
+It moves itself into the submission's control groups (before anything else runs), applies the isolation
+(namespaces, read-only mounts, hidden secrets) and the resource limits to itself (so every process below
+inherits them), becomes a "child subreaper" (Linux: orphaned descendants are re-parented to it, even after
+setsid or a double fork), starts the worker as the sandbox user, and when the worker ends or the grader
+sends SIGTERM, kills every process left below it. The keeper itself stays root: the student's processes,
+running as another user, cannot signal it.
 Usage: python -m grader.sandbox.keeper --memory-mb N --cpu-s N --fsize-mb N [--pass-fd FD] -- CMD...
 """
 
@@ -77,7 +80,18 @@ def kill_descendants(deadline_s: float = 10.0) -> int:
     return killed
 
 
-def apply_limits(memory_mb: int, cpu_s: int, fsize_mb: int) -> None:
+def join_groups(procs_files: list[str]) -> list[str]:
+    problems = []
+    for procs in procs_files:
+        try:
+            with open(procs, "w", encoding="ascii") as handle:
+                handle.write(str(os.getpid()))
+        except OSError as error:
+            problems.append(f"could not join {procs}: {error.strerror or error}")
+    return problems
+
+
+def apply_limits(memory_mb: int, cpu_s: int, fsize_mb: int, max_processes: int = 0) -> None:
     if memory_mb > 0:
         # RLIMIT_DATA (heap and private anonymous maps), not RLIMIT_AS: a CUDA build of torch maps
         # gigabytes of shared-library address space at import and fails under an address-space limit.
@@ -85,6 +99,8 @@ def apply_limits(memory_mb: int, cpu_s: int, fsize_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 5))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_mb << 20, fsize_mb << 20))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if max_processes > 0:  # counted per real user: meaningful once the worker runs as a user of its own
+        resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
 
 
 def main() -> int:
@@ -98,19 +114,27 @@ def main() -> int:
     parser.add_argument("--hide", action="append", default=[])
     parser.add_argument("--keep", action="append", default=[])
     parser.add_argument("--report-fd", type=int, default=None, help="where the isolation report goes (JSON)")
+    parser.add_argument("--cgroup-procs", action="append", default=[], help="cgroup.procs files to join first")
+    parser.add_argument("--max-processes", type=int, default=0)
+    parser.add_argument("--separate-user", action="store_true", help="run the command as a user of its own")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    group_problems = join_groups(args.cgroup_procs)
     become_subreaper()
+    uid = None
     if args.isolate:
-        from grader.sandbox.isolation import isolate
+        from grader.sandbox.isolation import isolate, sandbox_uid
 
-        report = isolate(writable=args.writable, hidden=args.hide, keep_visible=args.keep)
+        wanted = sandbox_uid(os.getpid()) if args.separate_user else None
+        report = isolate(writable=args.writable, hidden=args.hide, keep_visible=args.keep, uid=wanted)
+        report.problems += group_problems
+        uid = wanted if "separate user" in report.applied else None
         if args.report_fd is not None:
             os.write(args.report_fd, (json.dumps({"type": "sandbox", **asdict(report)}) + "\n").encode())
         if not command:
             return 0  # --isolate with no command: a capability probe
-    apply_limits(args.memory_mb, args.cpu_s, args.fsize_mb)
+    apply_limits(args.memory_mb, args.cpu_s, args.fsize_mb, args.max_processes if uid is not None else 0)
     stopping = False
 
     def on_term(signum: int, frame: object) -> None:
@@ -118,7 +142,8 @@ def main() -> int:
         stopping = True
 
     signal.signal(signal.SIGTERM, on_term)
-    child = subprocess.Popen(command, pass_fds=tuple(args.pass_fd))
+    as_user = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    child = subprocess.Popen(command, pass_fds=tuple(args.pass_fd), **as_user)
     for fd in args.pass_fd:
         os.close(fd)  # only the worker writes to the channel
     code = None

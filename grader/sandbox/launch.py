@@ -24,6 +24,8 @@ from typing import Any
 import nbformat
 
 from grader.messages import M, Msg, render
+from grader.sandbox.cgroups import SubmissionGroups, kill_user
+from grader.sandbox.isolation import PROTECTIONS, sandbox_uid
 
 IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `grader` package
 MAX_MESSAGE_BYTES = 32 << 20
@@ -45,9 +47,11 @@ class ExecutionLimits:
     submission_timeout_s: float
     cell_timeout_s: float
     kernel_start_timeout_s: float
-    memory_mb: int  # 0: no address-space limit (CUDA maps far more than it uses)
+    memory_mb: int  # 0: no per-process data limit (CUDA maps far more than it uses)
     cpu_s: int
     output_kb: int
+    max_processes: int = 256  # tasks (processes and threads) of the whole submission
+    group_memory_mb: int = 4096  # all of the submission's processes together (cgroup), CUDA included
 
 
 @dataclass
@@ -61,6 +65,7 @@ class ExecutionRecord:
     fatal: str | None = None
     fatal_message: Msg | None = None  # the same, translatable, where the sandbox knows the reason
     sandbox: dict[str, Any] = field(default_factory=dict)  # {"applied": [...], "missing": [...]} from the keeper
+    limits_reached: list[str] = field(default_factory=list)  # "memory limit reached", "process limit reached"
     finished: bool = False  # the worker said "done"
     log: str = ""
     elapsed_s: float = 0.0
@@ -68,7 +73,8 @@ class ExecutionRecord:
 
 def isolation_arguments(base: Path | None, hidden: tuple[Path, ...]) -> list[str]:
     """The keeper's isolation flags: the temp folder stays writable, the grader's own code stays visible."""
-    arguments = ["--isolate", "--keep", str(IMPORT_ROOT), "--keep", sys.prefix, "--keep", sys.base_prefix]
+    arguments = ["--isolate", "--separate-user", "--keep", str(IMPORT_ROOT), "--keep", sys.prefix,
+                 "--keep", sys.base_prefix]
     if base is not None:
         arguments += ["--writable", str(base)]
     for path in hidden:
@@ -93,9 +99,17 @@ def probe_isolation() -> dict[str, list[str]]:
     try:
         report = json.loads(text)
     except ValueError:
-        return {"applied": [], "missing": ["network isolation", "read-only filesystem", "secrets hidden",
-                                           "capabilities dropped"]}
-    return {"applied": report["applied"], "missing": [m for m in report["missing"] if m != "secrets hidden"]}
+        report = {"applied": [], "missing": list(PROTECTIONS)}
+    groups = SubmissionGroups.create(memory_mb=256, max_tasks=16)
+    applied, missing = list(report["applied"]), [m for m in report["missing"] if m != "secrets hidden"]
+    applied += groups.applied
+    missing += [name for name in GROUP_PROTECTIONS if name not in groups.applied]
+    groups.remove()
+    return {"applied": applied, "missing": missing}
+
+
+GROUP_PROTECTIONS = ("memory limit per submission (cgroup)", "process limit per submission (cgroup)",
+                     "fair CPU share per submission (cgroup)")
 
 
 def sandbox_features(results: list[Any]) -> list[str]:
@@ -107,12 +121,12 @@ def sandbox_features(results: list[Any]) -> list[str]:
                 "leftover processes reaped (subreaper)" if subreaper_supported() else
                 "leftover processes: process group only"]
     reports = [r.sandbox for r in results if getattr(r, "sandbox", None)]
-    applied = [p for p in ("network isolation", "read-only filesystem", "secrets hidden", "capabilities dropped")
-               if reports and all(p in report.get("applied", []) for report in reports)]
-    missing = [p for p in ("network isolation", "read-only filesystem", "secrets hidden", "capabilities dropped")
-               if p not in applied]
+    wanted = [*PROTECTIONS, *GROUP_PROTECTIONS]
+    applied = [p for p in wanted if reports and all(p in report.get("applied", []) for report in reports)]
+    missing = [p for p in wanted if p not in applied]
     features += applied
-    features.append("not enforced: separate user" + (", " + ", ".join(missing) if missing else ""))
+    if missing:
+        features.append("not enforced: " + ", ".join(missing))
     return features
 
 
@@ -184,14 +198,22 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
     job_path = channel_dir / "job.json"
     job_path.write_text(json.dumps(job), encoding="utf-8")
 
+    groups = SubmissionGroups.create(memory_mb=limits.group_memory_mb, max_tasks=limits.max_processes) \
+        if isolate else SubmissionGroups()
     read_fd, write_fd = os.pipe()
     command = [sys.executable, "-m", "grader.sandbox.keeper", "--memory-mb", str(limits.memory_mb),
-               "--cpu-s", str(limits.cpu_s), "--pass-fd", str(write_fd), "--report-fd", str(write_fd),
+               "--cpu-s", str(limits.cpu_s), "--max-processes", str(limits.max_processes),
+               "--pass-fd", str(write_fd), "--report-fd", str(write_fd),
+               *[argument for procs in groups.procs_files() for argument in ("--cgroup-procs", procs)],
                *(isolation_arguments(base, hidden) if isolate else []), "--",
                sys.executable, "-m", "grader.sandbox.worker", str(job_path), str(write_fd)]
-    process = subprocess.Popen(command, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, cwd=work, env=scrubbed_environment(home, runtime_dir),
-                               start_new_session=True)
+    try:
+        process = subprocess.Popen(command, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, cwd=work, env=scrubbed_environment(home, runtime_dir),
+                                   start_new_session=True)
+    except BaseException:
+        groups.remove()
+        raise
     os.close(write_fd)
     log = bytearray()
     drainer = threading.Thread(target=_drain, args=(process.stdout, log), daemon=True)
@@ -209,6 +231,15 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
     finally:
         os.close(read_fd)
         _stop(process)
+        # whatever escaped the keeper (or outlived it, if the student killed it) dies here
+        groups.kill_all()
+        if isolate and "separate user" in record.sandbox.get("applied", []):
+            kill_user(sandbox_uid(process.pid))
+        record.limits_reached = groups.limits_reached()
+        if isolate:
+            record.sandbox.setdefault("applied", []).extend(groups.applied)
+            record.sandbox.setdefault("missing", []).extend(p for p in GROUP_PROTECTIONS if p not in groups.applied)
+        groups.remove()
         drainer.join(timeout=5)
     record.log = log.decode("utf-8", errors="replace")
     record.elapsed_s = time.perf_counter() - started

@@ -1,0 +1,193 @@
+"""Per-submission control groups (cgroup v1): one memory, process-count and CPU budget for a whole tree.
+
+rlimits are per process (RLIMIT_DATA) or per user (RLIMIT_NPROC); a fork bomb that allocates in every
+child escapes the first, and the second is only meaningful for a user of its own. A cgroup bounds the
+submission's processes *together*: memory (the kernel's OOM killer acts inside the group only), the number
+of tasks (a fork bomb stops at pids.max), and CPU (each submission is a group with equal shares, so one
+that forks a hundred spinning processes still gets only its share of the machine). The group is also the
+exact list of what to kill at the end, whatever the tree did to hide (setsid, double fork, killing its
+keeper).
+
+The trusted parent creates the groups before the keeper starts, the keeper moves itself in before it runs
+anything else, and the parent kills and removes them afterwards. Where cgroup v1 is not mounted or not
+writable (not root, cgroup v2 only) nothing is created and the protections are reported as missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CONTROLLERS = ("memory", "pids", "cpu")
+_serial = itertools.count()
+
+
+def _v1_mounts() -> dict[str, Path]:
+    """Controller name -> mount point of its cgroup v1 hierarchy."""
+    found: dict[str, Path] = {}
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+            lines = handle.readlines()
+    except OSError:
+        return found
+    for line in lines:
+        before, _, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if len(tail) < 3 or tail[0] != "cgroup":
+            continue
+        for option in tail[2].split(","):
+            if option in CONTROLLERS:
+                found.setdefault(option, Path(fields[4]))
+    return found
+
+
+def _own_paths() -> dict[str, str]:
+    """Controller name -> this process's group inside that hierarchy (from /proc/self/cgroup)."""
+    paths: dict[str, str] = {}
+    try:
+        with open("/proc/self/cgroup", encoding="utf-8") as handle:
+            for line in handle:
+                _, controllers, path = line.rstrip("\n").split(":", 2)
+                for controller in controllers.split(","):
+                    paths[controller] = path
+    except (OSError, ValueError):
+        pass
+    return paths
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(value)
+
+
+@dataclass
+class SubmissionGroups:
+    """The groups of one submission, one per controller that could be set up."""
+
+    groups: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, *, memory_mb: int, max_tasks: int) -> "SubmissionGroups":
+        made = cls()
+        if os.geteuid() != 0:
+            made.problems.append("not root: no control groups")
+            return made
+        mounts, own = _v1_mounts(), _own_paths()
+        name = f"rnn-grader-{os.getpid()}-{next(_serial)}-{uuid.uuid4().hex[:8]}"
+        for controller in CONTROLLERS:
+            if controller not in mounts:
+                made.problems.append(f"cgroup v1 {controller} controller not mounted")
+                continue
+            # inside our own group, so the sandbox stays within whatever limits the grader itself has
+            group = mounts[controller] / own.get(controller, "/").lstrip("/") / name
+            try:
+                group.mkdir()
+                made.groups[controller] = group
+                if controller == "memory":
+                    _write(group / "memory.limit_in_bytes", str(memory_mb << 20))
+                    if (group / "memory.memsw.limit_in_bytes").exists():  # no escape into swap
+                        _write(group / "memory.memsw.limit_in_bytes", str(memory_mb << 20))
+                elif controller == "pids":
+                    _write(group / "pids.max", str(max_tasks))
+            except OSError as error:
+                made.problems.append(f"cgroup {controller}: {error.strerror or error}")
+        return made
+
+    @property
+    def applied(self) -> list[str]:
+        names = {"memory": "memory limit per submission (cgroup)", "pids": "process limit per submission (cgroup)",
+                 "cpu": "fair CPU share per submission (cgroup)"}
+        return [names[c] for c in CONTROLLERS if c in self.groups]
+
+    def procs_files(self) -> list[str]:
+        """What the keeper writes its pid into before it starts anything."""
+        return [str(group / "cgroup.procs") for group in self.groups.values()]
+
+    def members(self) -> set[int]:
+        found: set[int] = set()
+        for group in self.groups.values():
+            try:
+                found.update(int(pid) for pid in (group / "cgroup.procs").read_text().split())
+            except (OSError, ValueError):
+                pass
+        return found
+
+    def limits_reached(self) -> list[str]:
+        """Which of the group limits the submission ran into (for its flags)."""
+        reached = []
+        memory, pids = self.groups.get("memory"), self.groups.get("pids")
+        try:
+            oom = dict(line.split() for line in (memory / "memory.oom_control").read_text().splitlines()
+                       if line.strip()) if memory is not None else {}
+            if int(oom.get("oom_kill", "0")) > 0:  # the kernel killed one of its processes for memory
+                reached.append("memory limit reached")
+        except (OSError, ValueError):
+            pass
+        try:
+            if pids is not None and "max 0" not in (pids / "pids.events").read_text():
+                reached.append("process limit reached")
+        except OSError:
+            pass
+        return reached
+
+    def kill_all(self, deadline_s: float = 10.0) -> int:
+        """SIGKILL every process in the groups until they are empty; returns how many signals were sent."""
+        sent, stop = 0, time.monotonic() + deadline_s
+        while time.monotonic() < stop:
+            members = self.members()
+            if not members:
+                break
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    sent += 1
+                except ProcessLookupError:
+                    pass
+            time.sleep(0.02)
+        return sent
+
+    def remove(self) -> None:
+        for controller, group in list(self.groups.items()):
+            for _ in range(50):  # a killed task leaves its group a moment after it dies
+                try:
+                    group.rmdir()
+                    del self.groups[controller]
+                    break
+                except FileNotFoundError:
+                    del self.groups[controller]
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+def kill_user(uid: int, deadline_s: float = 10.0) -> int:
+    """SIGKILL every process of a sandbox user (the fallback where there are no groups)."""
+    sent, stop = 0, time.monotonic() + deadline_s
+    while time.monotonic() < stop:
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as handle:
+                    uid_line = next(line for line in handle if line.startswith("Uid:"))
+            except (OSError, StopIteration):
+                continue
+            if int(uid_line.split()[1]) == uid:
+                found.append(int(entry))
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                sent += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
+    return sent
