@@ -8,6 +8,8 @@ Modules: ``answers.md`` with headings ``## Part 4``, ``## Part 5``, ``## Part 6`
 
 from __future__ import annotations
 
+ANSWERS_MAX_BYTES = 1 << 20
+
 import re
 from pathlib import Path
 from typing import Any
@@ -89,7 +91,8 @@ def read_answers(notebook_cells: list[dict[str, Any]] | None, answers_file: Path
         answers.update(from_notebook(notebook_cells, handout_texts))
     if answers_file is not None:
         try:
-            from_file = from_markdown(answers_file.read_text(encoding="utf-8", errors="replace"))
+            with open(answers_file, "rb") as handle:  # a huge file costs no memory: answers are short
+                from_file = from_markdown(handle.read(ANSWERS_MAX_BYTES).decode("utf-8", errors="replace"))
         except OSError:
             from_file = {}
         for part, text in from_file.items():

@@ -30,6 +30,8 @@ class Limits(BaseModel):
     cpu_s: int = Field(600, gt=0)
     max_processes: int = Field(256, gt=0)
     output_kb: int = Field(256, gt=0)
+    max_cells: int = Field(2000, gt=0)
+    max_notebook_mb: int = Field(50, gt=0)
 
 
 class Seeds(BaseModel):

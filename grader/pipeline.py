@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import threading
 import time
 import traceback
@@ -23,7 +24,7 @@ import numpy as np
 
 from grader import __version__
 from grader.answers import read_answers
-from grader.config import REPO_ROOT, GradingConfig
+from grader.config import REPO_ROOT, GradingConfig, Limits
 from grader.messages import M, Msg, render
 from grader.parts import ALL_PARTS
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
@@ -78,14 +79,41 @@ def _handout_texts() -> set[str]:
 
 # ---- step 1: read -----------------------------------------------------------------------------------
 
-def read_submission(submission: Submission) -> LoadedSubmission:
+PACKAGE_INSTALL = re.compile(r"^\s*(?:[%!]\s*(?:pip3?|conda|mamba)\b|%%(?:pip|conda)\b|!\s*python3?\s+-m\s+pip\b)")
+
+
+def skip_package_installs(notebook: nbformat.NotebookNode) -> int:
+    """Comment out `%pip install`, `!pip install`, `%conda ...` lines: the grader's environment is fixed, the
+    sandbox has no network, and a slow failing install would only eat the student's time budget."""
+    skipped = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.split("\n")
+        for index, line in enumerate(lines):
+            if PACKAGE_INSTALL.match(line):
+                lines[index] = "# [rnn-grader] not run: " + line.strip()
+                skipped += 1
+        cell.source = "\n".join(lines)
+    return skipped
+
+
+def read_submission(submission: Submission, limits: Limits | None = None) -> LoadedSubmission:
+    limits = limits or Limits()
     loaded = LoadedSubmission(submission)
+    for name, target in submission.links:
+        loaded.notes.append(f"link {name} -> {target} not followed")
     if submission.kind == "invalid":
         loaded.problem = submission.problem
         return loaded
     if submission.kind == "notebook":
         assert submission.notebook is not None
         try:
+            size = submission.notebook.stat().st_size
+            if size > limits.max_notebook_mb << 20:
+                loaded.problem = f"{submission.notebook.name} is {size / 2**20:.0f} MB; the grader reads notebooks " \
+                                 f"up to {limits.max_notebook_mb} MB (clear the outputs and submit again)"
+                return loaded
             text = submission.notebook.read_bytes().decode("utf-8")
         except UnicodeDecodeError:
             loaded.problem = f"{submission.notebook.name} is not UTF-8 text (is it really a notebook?)"
@@ -109,6 +137,14 @@ def read_submission(submission: Submission) -> LoadedSubmission:
         kernel = (notebook.metadata.get("kernelspec") or {}).get("name")
         if kernel and not str(kernel).startswith("python"):
             loaded.notes.append(f"kernel {kernel!r} replaced by python3")
+        code_cells = sum(1 for cell in notebook.cells if cell.cell_type == "code")
+        if code_cells > limits.max_cells:
+            loaded.problem = f"{submission.notebook.name} has {code_cells} code cells; the grader runs at most " \
+                             f"{limits.max_cells} (merge cells or remove the generated ones)"
+            return loaded
+        skipped = skip_package_installs(notebook)
+        if skipped:
+            loaded.notes.append(f"{skipped} package install line(s) not run (the grader's environment is fixed)")
         loaded.notebook = notebook
     cells = [dict(c) for c in loaded.notebook.cells] if loaded.notebook is not None else None
     loaded.answers = read_answers(cells, submission.answers_file, _handout_texts())
@@ -227,7 +263,7 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
                      content_hash: str | None = None) -> SubmissionResult:
     started = time.perf_counter()
     parts = [p for p in ALL_PARTS if p.id in options.parts]
-    loaded = read_submission(submission)
+    loaded = read_submission(submission, config.limits)
     result = SubmissionResult(student=submission.student, score=0.0,
                               max_score=sum(config.part_points(p.id) for p in parts), status="graded", parts=[],
                               device=options.device, grader_version=__version__,

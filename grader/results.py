@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import hashlib
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
@@ -79,11 +80,16 @@ class SubmissionResult:
 
 
 def safe_file_name(student: str) -> str:
-    """A file name for any student id: letters of any script and digits stay, the rest becomes '_'."""
+    """A file name for any student id: letters of any script and digits stay, the rest becomes '_'.
+
+    Where anything was replaced, a short hash of the id follows, so "li lei" and "li_lei" get two files."""
     name = "".join(c if (unicodedata.category(c)[0] in "LN" or c in "-_.") else "_"
                    for c in unicodedata.normalize("NFC", student))
     name = re.sub(r"\.{2,}", "_", name).strip() or "_"
-    return ("_" + name) if name.startswith(".") else name[:120]
+    name = ("_" + name) if name.startswith(".") else name[:120]
+    if name != student:
+        name += "-" + hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    return name
 
 
 def write_results(results: list[SubmissionResult], out: Path, part_ids: list[str]) -> None:

@@ -4,6 +4,8 @@ is read, nothing outside the submission's working copy changes, and the rest of 
 from __future__ import annotations
 
 import hashlib
+import os
+import resource
 import shutil
 import socket
 import sys
@@ -16,6 +18,7 @@ import pytest
 from conftest import REPO
 from grader.config import DEFAULT_ASSIGNMENT, DEFAULT_REFERENCE
 from grader.grade import main as grade
+from grader.sandbox.isolation import SANDBOX_UID_BASE
 from grader.sandbox.launch import probe_isolation
 
 CORPUS = Path(__file__).with_name("adversarial")
@@ -66,19 +69,25 @@ def attacked(tmp_path_factory):
                Path(sys.executable)]
     before = {path: _digest(path) for path in guarded}
     pytest.MonkeyPatch().setenv("GITHUB_TOKEN", "ghp_attack_token")
-    batch = grade(paths=[klass], out=out, jobs=2, timeout=40, only=["1.1"], quiet=True, use_cache=False)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    batch = grade(paths=[klass], out=out, jobs=3, timeout=25, only=["1.1"], quiet=True, use_cache=False)
+    grader_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
     stop.set()
     server.join(timeout=5)
     listener.close()
-    return {r.student: r for r in batch.results}, before, {path: _digest(path) for path in guarded}, accepted
+    return ({r.student: r for r in batch.results}, before, {path: _digest(path) for path in guarded}, accepted,
+            grader_growth_mb)
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
 def test_attack_gets_its_stated_outcome(attacked, attack):
     results = attacked[0]
     result, expected = results[attack], ATTACKS[attack]
+    checks = {c.id: c for p in result.parts for c in p.checks}
     if expected["score"] == "full":
-        assert result.score == result.max_score, [c.message for p in result.parts for c in p.checks]
+        assert result.score == result.max_score, [c.message for c in checks.values()]
+    elif expected["score"] == "public only":  # what its code honestly earns: the public example, nothing hidden
+        assert checks["fixed_example"].passed and checks["hidden_cases"].score == 0
     else:
         assert result.score == 0
     if "flag" in expected:
@@ -90,13 +99,13 @@ def test_attack_gets_its_stated_outcome(attacked, attack):
 
 
 def test_nothing_outside_the_working_copies_changed(attacked):
-    _, before, after, _ = attacked
+    _, before, after, _, _ = attacked
     assert before == after
     assert Path("/dev/null").exists() and len(list(Path("/dev").iterdir())) > 5  # rm -rf / spared the host
 
 
 def test_no_connection_left_the_sandbox(attacked):
-    results, _, _, accepted = attacked
+    results, _, _, accepted, _ = attacked
     assert accepted == []
     output = results["network"].cells[0]["output"]
     assert "CONNECTED" not in output and output.count("BLOCKED") == 3
@@ -109,3 +118,39 @@ def test_reads_were_denied_and_the_writes_refused(attacked):
     assert reads.count("DENIED") >= 4
     writes = results["write_outside"].cells[0]["output"]
     assert "WROTE" not in writes and writes.count("DENIED") == 6
+
+
+def _sandbox_processes() -> list[str]:
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = open(f"/proc/{entry}/status", encoding="utf-8").read()
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
+        if uid >= SANDBOX_UID_BASE or "987654" in cmdline:
+            found.append(f"{entry} uid {uid}: {cmdline}")
+    return found
+
+
+def test_no_process_or_control_group_outlives_the_batch(attacked):
+    assert _sandbox_processes() == []  # the fork bomb, the daemons of `orphans`, every kernel
+    leftovers = [str(p) for p in Path("/sys/fs/cgroup").glob("*/**/rnn-grader-*")]
+    assert leftovers == []
+
+
+def test_the_grader_stays_small_while_students_print_a_gigabyte(attacked):
+    results, *_, grader_growth_mb = attacked
+    assert results["gigabyte_print"].cells[0]["dropped_output_bytes"] > 0
+    assert grader_growth_mb < 300, grader_growth_mb
+
+
+def test_killing_everything_in_reach_hurts_only_the_attacker(attacked):
+    results = attacked[0]
+    assert results["kill_parent"].score == 0 and results["honest"].score == results["honest"].max_score
+    assert "timeout" not in results["kill_parent"].flags  # it ended at once; nothing of the grader died
+
+
+def test_a_fork_bomb_stops_at_the_process_limit(attacked):
+    assert "process limit reached" in attacked[0]["fork_bomb"].flags

@@ -5,8 +5,8 @@ child escapes the first, and the second is only meaningful for a user of its own
 submission's processes *together*: memory (the kernel's OOM killer acts inside the group only), the number
 of tasks (a fork bomb stops at pids.max), and CPU (each submission is a group with equal shares, so one
 that forks a hundred spinning processes still gets only its share of the machine). The group is also the
-exact list of what to kill at the end, whatever the tree did to hide (setsid, double fork, killing its
-keeper).
+exact list of what to kill at the end, whatever the tree did to hide (setsid, double fork), and the freezer
+stops a fork bomb in one step so that killing it is not a race against its forks.
 
 The trusted parent creates the groups before the keeper starts, the keeper moves itself in before it runs
 anything else, and the parent kills and removes them afterwards. Where cgroup v1 is not mounted or not
@@ -23,7 +23,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CONTROLLERS = ("memory", "pids", "cpu")
+CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 _serial = itertools.count()
 
 
@@ -103,7 +103,7 @@ class SubmissionGroups:
     def applied(self) -> list[str]:
         names = {"memory": "memory limit per submission (cgroup)", "pids": "process limit per submission (cgroup)",
                  "cpu": "fair CPU share per submission (cgroup)"}
-        return [names[c] for c in CONTROLLERS if c in self.groups]
+        return [names[c] for c in CONTROLLERS if c in self.groups and c in names]
 
     def procs_files(self) -> list[str]:
         """What the keeper writes its pid into before it starts anything."""
@@ -137,7 +137,20 @@ class SubmissionGroups:
         return reached
 
     def kill_all(self, deadline_s: float = 10.0) -> int:
-        """SIGKILL every process in the groups until they are empty; returns how many signals were sent."""
+        """SIGKILL every process in the groups until they are empty; returns how many signals were sent.
+
+        Frozen first where the freezer is available: a frozen fork bomb cannot refill the slots we free."""
+        freezer = self.groups.get("freezer")
+        frozen = False
+        if freezer is not None and self.members():
+            try:
+                _write(freezer / "freezer.state", "FROZEN")
+                until = time.monotonic() + 2.0
+                while (freezer / "freezer.state").read_text().strip() != "FROZEN" and time.monotonic() < until:
+                    time.sleep(0.01)
+                frozen = True
+            except OSError:
+                pass
         sent, stop = 0, time.monotonic() + deadline_s
         while time.monotonic() < stop:
             members = self.members()
@@ -149,6 +162,12 @@ class SubmissionGroups:
                     sent += 1
                 except ProcessLookupError:
                     pass
+            if frozen:  # a SIGKILLed frozen task dies once thawed
+                try:
+                    _write(freezer / "freezer.state", "THAWED")
+                except OSError:
+                    pass
+                frozen = False
             time.sleep(0.02)
         return sent
 

@@ -160,7 +160,12 @@ def _drain(stream: Any, sink: bytearray) -> None:
 
 def _copy_submission(root: Path, work: Path) -> None:
     if root.is_dir():
-        shutil.copytree(root, work, symlinks=True, ignore=shutil.ignore_patterns(".git", "__pycache__"))
+        skipped = shutil.ignore_patterns(".git", "__pycache__")
+
+        def ignore(folder: str, names: list[str]) -> set[str]:  # links are never copied (nor followed)
+            return set(skipped(folder, names)) | {n for n in names if os.path.islink(os.path.join(folder, n))}
+
+        shutil.copytree(root, work, symlinks=True, ignore=ignore)
     else:
         work.mkdir()
         shutil.copy2(root, work / root.name)
@@ -230,12 +235,13 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
             record.status = "crashed"
     finally:
         os.close(read_fd)
+        if groups.groups:  # the group holds the keeper and everything below it, however it hid: all go now
+            record.limits_reached = groups.limits_reached()
+            groups.kill_all()
         _stop(process)
-        # whatever escaped the keeper (or outlived it, if the student killed it) dies here
         groups.kill_all()
         if isolate and "separate user" in record.sandbox.get("applied", []):
             kill_user(sandbox_uid(process.pid))
-        record.limits_reached = groups.limits_reached()
         if isolate:
             record.sandbox.setdefault("applied", []).extend(groups.applied)
             record.sandbox.setdefault("missing", []).extend(p for p in GROUP_PROTECTIONS if p not in groups.applied)

@@ -23,14 +23,45 @@ _IMPORT_ROOT = os.path.dirname(_PACKAGE_DIR)
 _LIBRARY_DIRS = tuple({os.path.dirname(os.__file__), _PACKAGE_DIR})
 
 
-def prepare(seed: int) -> None:
-    """Run before any student code: one thread, fixed seeds."""
+def prepare(seed: int, output_limit: int = 0) -> None:
+    """Run before any student code: one thread, fixed seeds, bounded output."""
     seed_everything(seed)
+    if output_limit > 0:
+        cap_output(output_limit)
     try:
         import torch
 
         torch.set_num_threads(1)
     except ImportError:  # a submission that never needs torch still gets graded
+        pass
+
+
+def cap_output(limit: int) -> None:
+    """Drop a cell's printed text beyond `limit` characters here, in the kernel.
+
+    The worker caps what it keeps, but a print loop can produce text faster than it is sent: ipykernel
+    buffers it all and a 1 GB print kills the kernel (and the student's work) before the cap is reached.
+    Dropping it at the source keeps such a submission alive; the worker still sees more than it keeps, so
+    the report says the output was truncated. Student code can undo this, and only hurts itself if it does.
+    """
+    counters = {"used": 0}
+
+    def capped(write: Callable[[str], int]) -> Callable[[str], int]:
+        def write_capped(text: str) -> int:
+            room = limit - counters["used"]
+            counters["used"] += len(text)
+            if room > 0:
+                write(text[:room])
+            return len(text)
+        return write_capped
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.write = capped(stream.write)  # type: ignore[method-assign]
+    try:
+        from IPython import get_ipython
+
+        get_ipython().events.register("pre_run_cell", lambda *_: counters.update(used=0))
+    except (ImportError, AttributeError):  # not in a kernel: one budget for the whole run
         pass
 
 

@@ -105,9 +105,10 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
     started = time.perf_counter()
     with client.setup_kernel():
         send({"type": "phase", "name": "kernel_start", "seconds": time.perf_counter() - started})
+        output_limit = 16 * int(limits["output_kb"]) * 1024  # kernel side; the worker keeps output_kb
         setup = nbformat.v4.new_code_cell(
             f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
-            f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}); del _s, _r")
+            f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}, {output_limit}); del _s, _r")
         setup_started = time.perf_counter()
         client.execute_cell(setup, -1)
         send({"type": "phase", "name": "grader_setup", "seconds": time.perf_counter() - setup_started})
