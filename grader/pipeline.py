@@ -23,6 +23,7 @@ import nbformat
 import numpy as np
 
 from grader import __version__
+from grader import integrity
 from grader.answers import read_answers
 from grader.config import REPO_ROOT, GradingConfig, Limits
 from grader.messages import M, Msg, render
@@ -151,6 +152,29 @@ def read_submission(submission: Submission, limits: Limits | None = None) -> Loa
     return loaded
 
 
+def static_findings(loaded: LoadedSubmission) -> list[integrity.Finding]:
+    """Read the student's code (never run it here) for reaching outside the sandbox."""
+    submission = loaded.submission
+    if loaded.notebook is not None:
+        sources = [(f"cell {index + 1}", cell.source) for index, cell in enumerate(loaded.notebook.cells)
+                   if cell.cell_type == "code"]
+    else:
+        sources = []
+        for module in submission.modules:
+            try:
+                with open(module, "rb") as handle:
+                    sources.append((module.name, handle.read(1 << 20).decode("utf-8", errors="replace")))
+            except OSError:
+                continue
+    found = integrity.read_code(sources)
+    root = submission.root if submission.root.is_dir() else submission.root.parent
+    for name, target in submission.links:
+        resolved = (root / name).parent.joinpath(target).resolve() if not target.startswith("/") else Path(target)
+        if not str(resolved).startswith(str(root.resolve()) + "/"):
+            found.append(integrity.Finding("files", f"link {name} -> {target}", name, "code"))
+    return found
+
+
 # ---- step 2: plan ----------------------------------------------------------------------------------
 
 def hidden_rng(config: GradingConfig, student: str, part_id: str, public: bool = False) -> np.random.Generator:
@@ -270,6 +294,7 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
                               submission_hash=content_hash or submission.content_hash(), answers=loaded.answers)
     result.flags += loaded.notes
     if loaded.problem:
+        result.integrity = integrity.merge(static_findings(loaded))
         result.status, result.error = "error", loaded.problem
         result.parts = [score_part(p, [Verdict(c, 0.0, loaded.problem) for c in p.checks], config, 0.0)
                         for p in parts]
@@ -286,6 +311,9 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
     if errors:
         result.flags.append(f"{len(errors)} cell(s) failed")
     result.flags += record.limits_reached
+    result.integrity = integrity.merge(static_findings(loaded), integrity.from_sandbox(record.integrity_events))
+    if result.integrity:
+        result.flags.append(f"{len(result.integrity)} integrity note(s)")
     if any(c.get("dropped_output_bytes") for c in record.cells):
         result.flags.append("output truncated")
     if record.fatal and not record.cells:  # nothing of the student's ran: an error, not a grade

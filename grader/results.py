@@ -61,6 +61,7 @@ class SubmissionResult:
     answers: dict[str, str] = field(default_factory=dict)
     from_cache: bool = False  # reused from an earlier run of the same submission, grader and config
     sandbox: dict[str, list[str]] = field(default_factory=dict)  # isolation applied / missing for this run
+    integrity: list[dict[str, str]] = field(default_factory=list)  # grader.integrity.Finding, as JSON
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

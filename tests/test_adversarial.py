@@ -92,6 +92,11 @@ def test_attack_gets_its_stated_outcome(attacked, attack):
         assert result.score == 0
     if "flag" in expected:
         assert expected["flag"] in result.flags
+    if "integrity" in expected:
+        seen = {f"{note['category']} {note['source']}" for note in result.integrity}
+        assert set(expected["integrity"]) <= seen and (seen or not expected["integrity"]), seen
+        if not expected["integrity"]:
+            assert seen == set()
     output = "\n".join(cell.get("output", "") + str(cell.get("evalue", "")) for cell in result.cells)
     for secret in SECRETS:
         assert secret not in output, (attack, secret)

@@ -53,6 +53,10 @@ def badges(result: dict[str, Any], t: Translator) -> list[dict[str, str]]:
             found.append({"kind": "info", "text": t("badge.truncated")})
         elif re.match(r"\d+ cell\(s\) failed", flag):
             found.append({"kind": "warn", "text": "! " + t("badge.cells_failed", count=flag.split()[0])})
+        elif re.match(r"\d+ integrity note\(s\)", flag):
+            found.append({"kind": "warn", "text": "⚑ " + t("badge.integrity", count=flag.split()[0])})
+        elif flag in ("memory limit reached", "process limit reached"):
+            found.append({"kind": "bad", "text": "✗ " + t(f"badge.{flag.split()[0]}_limit")})
         else:
             found.append({"kind": "info", "text": t("badge.note", text=flag)})
     if any(p["needs_review"] for p in result["parts"]):
@@ -98,8 +102,12 @@ def _student_page(result: dict[str, Any], t: Translator, environment: Environmen
               "checks": [_check_view(c, part["id"], t) for c in part["checks"]]} for part in result["parts"]]
     cells = [{**cell, "status_text": t(f"cell.{cell.get('status', 'ok')}"),
               "traceback": trim_traceback(cell.get("traceback") or [])} for cell in result.get("cells", [])]
+    findings = [{**finding, "category_text": t(f"integrity.{finding['category']}"),
+                 "source_text": t(f"integrity.{finding['source']}"),
+                 "where_text": t("integrity.running") if finding["source"] == "sandbox" else finding["where"]}
+                for finding in result.get("integrity", [])]
     return environment.get_template("student.html.j2").render(
-        t=t, result=result, parts=parts, cells=cells, badges=badges(result, t))
+        t=t, result=result, parts=parts, cells=cells, badges=badges(result, t), findings=findings)
 
 
 def _common_failures(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:

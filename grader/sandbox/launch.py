@@ -66,6 +66,7 @@ class ExecutionRecord:
     fatal_message: Msg | None = None  # the same, translatable, where the sandbox knows the reason
     sandbox: dict[str, Any] = field(default_factory=dict)  # {"applied": [...], "missing": [...]} from the keeper
     limits_reached: list[str] = field(default_factory=list)  # "memory limit reached", "process limit reached"
+    integrity_events: list[Any] = field(default_factory=list)  # the kernel's watcher notes (untrusted, advisory)
     finished: bool = False  # the worker said "done"
     log: str = ""
     elapsed_s: float = 0.0
@@ -301,6 +302,9 @@ def _handle(message: dict[str, Any], record: ExecutionRecord) -> bool:
         record.fatal_message = M("raw", text=record.fatal)
     elif kind == "sandbox":
         record.sandbox = {"applied": list(message.get("applied", [])), "missing": list(message.get("missing", []))}
+    elif kind == "integrity":
+        events = message.get("events")
+        record.integrity_events = events[:200] if isinstance(events, list) else []
     elif kind == "done":
         record.finished = True
         return True

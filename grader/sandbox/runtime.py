@@ -23,11 +23,13 @@ _IMPORT_ROOT = os.path.dirname(_PACKAGE_DIR)
 _LIBRARY_DIRS = tuple({os.path.dirname(os.__file__), _PACKAGE_DIR})
 
 
-def prepare(seed: int, output_limit: int = 0) -> None:
-    """Run before any student code: one thread, fixed seeds, bounded output."""
+def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, private_root: str = "") -> None:
+    """Run before any student code: one thread, fixed seeds, bounded output, the integrity watcher."""
     seed_everything(seed)
     if output_limit > 0:
         cap_output(output_limit)
+    if events_path:
+        watch(events_path, private_root)
     try:
         import torch
 
@@ -63,6 +65,140 @@ def cap_output(limit: int) -> None:
         get_ipython().events.register("pre_run_cell", lambda *_: counters.update(used=0))
     except (ImportError, AttributeError):  # not in a kernel: one budget for the whole run
         pass
+
+
+# ---- integrity watcher ------------------------------------------------------------------------------
+# An audit hook (PEP 578) sees file opens, sockets, subprocesses, signals and type patching. It notes only
+# what the *student's own* frames did (the nearest frame outside the standard library is the student's
+# cell or module), so torch reading /proc/self or a DataLoader forking stays quiet. Notes go straight to
+# a file the worker reads at the end, so they survive a kernel that dies. Student code could tamper with
+# this in-process watcher; static reading in the parent does not depend on it.
+
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+_WATCHED_EVENTS = {"open", "os.listdir", "os.scandir", "os.remove", "os.rename", "os.rmdir", "os.mkdir",
+                   "os.chmod", "os.chown", "shutil.rmtree", "socket.connect", "socket.sendto", "socket.bind",
+                   "socket.getaddrinfo", "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+                   "os.fork", "os.forkpty", "os.kill", "os.killpg", "object.__setattr__", "ctypes.dlopen",
+                   "gc.get_objects", "gc.get_referrers", "sys.addaudithook", "sys._getframe", "sys.settrace"}
+_PATCH_WATCH = {"numpy": ("allclose", "isclose", "array_equal", "asarray", "array"),
+                "torch": ("allclose", "equal", "tensor", "is_tensor"),
+                "torch.Tensor": ("__eq__", "tolist", "detach", "cpu", "reshape", "numel"),
+                "builtins": ("print", "open", "isinstance", "len", "float", "repr", "str", "type", "getattr"),
+                "json": ("dumps", "dump", "loads", "load"), "math": ("isfinite",), "os": ("replace", "urandom"),
+                "random": ("seed",)}
+_MISSING = object()
+_originals: list[tuple[str, Any, str, Any]] = []
+_note: Callable[[str, str], None] = lambda category, detail: None
+
+
+def watch(events_path: str, private_root: str) -> None:
+    global _note
+    descriptor = os.open(events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    own_pid, seen, busy = str(os.getpid()), set(), [False]
+    # our own references: the student may replace json.dumps or os.write, and the watcher must keep working
+    dumps, write, abspath, fsdecode, getframe = json.dumps, os.write, os.path.abspath, os.fsdecode, sys._getframe
+    writing_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    grader_dir = _PACKAGE_DIR + os.sep
+    inside = tuple(p.rstrip(os.sep) + os.sep for p in {private_root, sys.prefix, sys.base_prefix} if p) + (
+        grader_dir, "/usr/", "/lib", "/etc/", "/sys/", "/dev/", "/bin/", "/opt/")
+
+    def note(category: str, detail: str) -> None:
+        if (category, detail) not in seen and len(seen) < 200:
+            seen.add((category, detail))
+            write(descriptor, (dumps({"category": category, "detail": detail[:160]}) + "\n").encode())
+
+    def outside(path: Any, writing: bool = False) -> str | None:
+        if isinstance(path, int) or path is None:
+            return None
+        path = abspath(fsdecode(path))
+        if writing:  # writing anywhere but its own folders is reaching out, grader and libraries included
+            return None if path.startswith(private_root.rstrip(os.sep) + os.sep) or path == "/dev/null" else path
+        if path.startswith("/proc/"):
+            head = path.split("/")[2]
+            return path if head.isdigit() and head != own_pid else None
+        if path.startswith(("/etc/passwd", "/etc/shadow", "/etc/sudoers", "/etc/ssh")):
+            return path
+        return None if path.startswith(inside) or path in ("/dev/null", "/") else path
+
+    def students_doing() -> bool:
+        frame = getframe(2)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if "site-packages" in name or name.startswith(grader_dir):
+                return False
+            if not name.startswith((_STDLIB, "<frozen")):
+                return name.startswith(private_root) or name.startswith("<")
+            frame = frame.f_back
+        return False
+
+    def classify(event: str, args: tuple[Any, ...]) -> tuple[str, str] | None:
+        if event in ("open", "os.listdir", "os.scandir", "os.remove", "os.rename", "os.rmdir", "os.mkdir",
+                     "os.chmod", "os.chown", "shutil.rmtree"):
+            mode, flags = (args[1], args[2]) if event == "open" and len(args) > 2 else ("", 0)
+            writing = event != "open" or any(c in str(mode or "") for c in "wax+") or bool((flags or 0) & writing_flags)
+            path = outside(args[0] if args else None, writing and event not in ("os.listdir", "os.scandir"))
+            return ("files", f"{'write' if writing and event == 'open' else event} {path}") if path else None
+        if event == "socket.getaddrinfo":
+            return "network", f"{event} {args[0] if args else ''}"
+        if event.startswith("socket."):
+            return "network", f"{event} {args[1] if len(args) > 1 else ''}"
+        if event in ("subprocess.Popen", "os.exec", "os.posix_spawn"):
+            return "processes", f"run {args[1] if len(args) > 1 else args[0]}"
+        if event in ("os.system", "os.spawn", "os.fork", "os.forkpty"):
+            return "processes", f"{event} {args[0] if args and event != 'os.spawn' else ''}".strip()
+        if event in ("os.kill", "os.killpg"):
+            return "processes", f"{event}({args[0]}, {args[1]})"
+        if event == "object.__setattr__":
+            target = args[0]
+            module = getattr(target, "__module__", "") or ""
+            if isinstance(target, type) and module.split(".")[0] in ("numpy", "torch", "builtins", "json"):
+                return "monkeypatch", f"{module}.{target.__qualname__}.{args[1]} replaced"
+            return None
+        return "interpreter", f"{event} {args[0] if event == 'ctypes.dlopen' and args else ''}".strip()
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event not in _WATCHED_EVENTS or busy[0]:
+            return
+        busy[0] = True
+        try:
+            found = classify(event, args)
+            if found and students_doing():
+                note(*found)
+        except Exception:  # noqa: BLE001 - the watcher must never break the student's code
+            pass
+        finally:
+            busy[0] = False
+
+    _snapshot_watched()
+    _note = note
+    sys.addaudithook(hook)
+
+
+def _snapshot_watched() -> None:
+    for dotted, names in _PATCH_WATCH.items():
+        module, _, attribute = dotted.partition(".")
+        try:
+            owner = importlib.import_module(module)
+            owner = getattr(owner, attribute) if attribute else owner
+        except (ImportError, AttributeError):
+            continue
+        for name in names:
+            _originals.append((dotted, owner, name, vars(owner).get(name, _MISSING)))
+
+
+def restore_patched() -> None:
+    """Put back what student code replaced in numpy/torch/builtins/json, before the grader's own code runs."""
+    for dotted, owner, name, original in _originals:
+        if vars(owner).get(name, _MISSING) is original:
+            continue
+        _note("monkeypatch", f"{dotted}.{name} replaced")
+        try:
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        except (AttributeError, TypeError):
+            pass
 
 
 def seed_everything(seed: int) -> None:
@@ -150,6 +286,7 @@ def _array(kind: str, dtype: str, shape: list[int], data: list[Any] | None) -> d
 
 def run_probe(namespace: dict[str, Any], part_id: str, request_path: str, result_path: str) -> None:
     """Entry point called from the probe cell."""
+    restore_patched()
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
     if _IMPORT_ROOT not in sys.path:

@@ -108,7 +108,8 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
         output_limit = 16 * int(limits["output_kb"]) * 1024  # kernel side; the worker keeps output_kb
         setup = nbformat.v4.new_code_cell(
             f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
-            f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}, {output_limit}); del _s, _r")
+            f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}, {output_limit}, "
+            f"{job.get('events_path')!r}, {str(Path(job['channel_dir']).parent)!r}); del _s, _r")
         setup_started = time.perf_counter()
         client.execute_cell(setup, -1)
         send({"type": "phase", "name": "grader_setup", "seconds": time.perf_counter() - setup_started})
@@ -171,6 +172,23 @@ def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -
     return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "error": error}
 
 
+def _integrity_events(descriptor: int) -> list[Any]:
+    """The watcher's notes (written by the untrusted kernel: parsed defensively, capped)."""
+    try:
+        text = os.pread(descriptor, 256 * 1024, 0).decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    finally:
+        os.close(descriptor)
+    events = []
+    for line in text.splitlines()[:200]:
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
 def main() -> None:
     job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     channel = os.fdopen(int(sys.argv[2]), "w", buffering=1, encoding="utf-8")
@@ -179,10 +197,15 @@ def main() -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 
+    # where the kernel's integrity watcher writes; random, like the probe results
+    job["events_path"] = str(Path(job["channel_dir"]) / f"events-{os.urandom(8).hex()}.jsonl")
+    # opened here, read through this descriptor: the notes survive a student who deletes the file
+    events = os.open(job["events_path"], os.O_RDWR | os.O_CREAT, 0o600)
     try:
         run(job, send)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which records it for this student
         send({"type": "fatal", "error": f"{type(error).__name__}: {error}"[:2000]})
+    send({"type": "integrity", "events": _integrity_events(events)})
     send({"type": "done"})
     channel.close()
 
