@@ -20,6 +20,16 @@ def reference():
 
 
 @pytest.fixture(scope="session")
+def example_class(tmp_path_factory):
+    """The bundled example class graded once per test session (results by student, and the output folder)."""
+    from grader.grade import main as grade
+
+    out = tmp_path_factory.mktemp("reports")
+    batch = grade(paths=[EXAMPLES], out=out, jobs=2, device="cpu", quiet=True)
+    return {r.student: r for r in batch.results}, out
+
+
+@pytest.fixture(scope="session")
 def config():
     from grader.config import load_config
 

@@ -10,8 +10,6 @@ import shutil
 
 import pytest
 
-from conftest import EXAMPLES
-from grader.grade import main as grade
 
 CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM = shutil.which("chromium")
@@ -22,11 +20,8 @@ pytestmark = [pytest.mark.slow,
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory):
-    out = tmp_path_factory.mktemp("browser-reports")
-    grade(paths=[EXAMPLES / "carol", EXAMPLES / "frank", EXAMPLES / "grace", EXAMPLES / "heidi"], out=out, jobs=2,
-          quiet=True, lang="en")
-    return out
+def reports(example_class):
+    return example_class[1]  # the example class, graded once per session (English reports)
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,6 @@ from grader.grade import main as grade
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def example_class(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    batch = grade(paths=[EXAMPLES], out=out, jobs=2, device="cpu", quiet=True)
-    return {r.student: r for r in batch.results}, out
-
-
 def test_every_example_loses_points_exactly_where_its_readme_says(example_class):
     results, _ = example_class
     expected = tomllib.loads((REPO / "examples" / "examples.toml").read_text(encoding="utf-8"))
@@ -61,6 +54,11 @@ def test_training_loop_bug_is_told_apart_from_a_model_bug(example_class):
     erin = {c.id: c for c in next(p for p in example_class[0]["erin"].parts if p.id == "2.1").checks}
     assert not erin["own_training"].passed and erin["model_trains"].passed
     assert "problem is in train_hello_cell" in erin["own_training"].message
+
+
+def test_the_example_class_gets_no_integrity_notes(example_class):
+    results, _ = example_class
+    assert {student: r.integrity for student, r in results.items() if r.integrity} == {}
 
 
 def test_results_files_follow_the_schema(example_class):

@@ -13,6 +13,7 @@ from conftest import EXAMPLES
 from grader.grade import main as grade
 from grader.gradebook import history
 from grader.report import render_reports
+from grader.results import safe_file_name
 from grader.i18n import CATALOG_DIR, LANGUAGES, catalog
 
 REPORT_DIR = Path(__file__).resolve().parents[1] / "grader" / "report"
@@ -42,8 +43,12 @@ def _hostile_result() -> dict:
                                          "answer": "</textarea><script>alert(2)</script>"},
                "hidden": False, "plot": None}
     return {"schema": 1, "student": "<b>mallory</b>", "score": 1, "max_score": 8, "status": "graded",
-            "flags": ["1 cell(s) failed"], "error": None, "elapsed_s": 1, "device": "cpu", "grader_version": "x",
+            "flags": ["1 cell(s) failed", "2 integrity note(s)"], "error": None, "elapsed_s": 1, "device": "cpu", "grader_version": "x",
             "submission_hash": "", "timings": {}, "answers": {}, "from_cache": False,
+            "integrity": [{"category": "files", "detail": "open('/proc/1/environ') <script>alert(4)</script>",
+                           "where": "cell 1, line 2", "source": "code"},
+                          {"category": "network", "detail": "socket.connect ('1.1.1.1', 80)", "where": "while running",
+                           "source": "sandbox"}],
             "cells": [{"index": 0, "status": "error", "seconds": 0.1, "source": "print('<script>x</script>')",
                        "output": "<script>alert(3)</script>", "ename": "ValueError", "evalue": "bad",
                        "traceback": ["File /usr/lib/python3.11/site-packages/torch/x.py:1", "Cell In[1], line 1"],
@@ -60,13 +65,16 @@ def _hostile_result() -> dict:
 def test_student_output_is_escaped_and_pages_render_in_both_languages(tmp_path, lang):
     meta = {"date": "today", "version": "x", "device": "cpu", "seconds": "1", "jobs": 1, "sandbox": ["s"]}
     index = render_reports([_hostile_result()], tmp_path, lang=lang, meta=meta)
-    page = (tmp_path / "students" / "_b_mallory__b_.html").read_text(encoding="utf-8")
+    page = (tmp_path / "students" / f"{safe_file_name('<b>mallory</b>')}.html").read_text(encoding="utf-8")
     html = index.read_text(encoding="utf-8") + page
     assert "<script>alert" not in html and "</textarea><script>" not in html
     assert "&lt;script&gt;alert(1)" in html and "&lt;/textarea&gt;" in html and "&lt;b&gt;mallory" in html
     assert catalog(lang)["index.title"] in html and catalog(lang)["student.points_missed"] in page
     assert "site-packages" not in page.split("Cell In[1]")[0].rsplit("<pre>", 1)[-1]  # library frames trimmed
     assert "<svg" in html  # the histogram
+    assert catalog(lang)["integrity.title"] in page and catalog(lang)["integrity.network"] in page
+    assert catalog(lang)["integrity.sandbox"] in page and "cell 1, line 2" in page
+    assert "⚑ " + catalog(lang)["badge.integrity"].format(count=2) in html
 
 
 @pytest.mark.slow

@@ -23,19 +23,29 @@ _IMPORT_ROOT = os.path.dirname(_PACKAGE_DIR)
 _LIBRARY_DIRS = tuple({os.path.dirname(os.__file__), _PACKAGE_DIR})
 
 
-def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, private_root: str = "") -> None:
-    """Run before any student code: one thread, fixed seeds, bounded output, the integrity watcher."""
+_uses_torch = True
+
+
+def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, private_root: str = "",
+            uses_torch: bool = True) -> None:
+    """Run before any student code: one thread, fixed seeds, bounded output, the integrity watcher.
+
+    `uses_torch` is False when the student's code never mentions torch: importing it here would cost two
+    seconds for nothing (a probe that needs it imports it, and torch's default seed is fixed anyway)."""
+    global _uses_torch
+    _uses_torch = uses_torch
     seed_everything(seed)
     if output_limit > 0:
         cap_output(output_limit)
-    if events_path:
-        watch(events_path, private_root)
-    try:
-        import torch
+    if uses_torch:
+        try:
+            import torch
 
-        torch.set_num_threads(1)
-    except ImportError:  # a submission that never needs torch still gets graded
-        pass
+            torch.set_num_threads(1)
+        except ImportError:  # a submission that never needs torch still gets graded
+            pass
+    if events_path:  # last: what the grader itself imported above is not the student's doing
+        watch(events_path, private_root)
 
 
 def cap_output(limit: int) -> None:
@@ -177,11 +187,10 @@ def watch(events_path: str, private_root: str) -> None:
 def _snapshot_watched() -> None:
     for dotted, names in _PATCH_WATCH.items():
         module, _, attribute = dotted.partition(".")
-        try:
-            owner = importlib.import_module(module)
-            owner = getattr(owner, attribute) if attribute else owner
-        except (ImportError, AttributeError):
+        owner = sys.modules.get(module)  # only what is loaded: importing torch here would cost seconds
+        if owner is None or (attribute and not hasattr(owner, attribute)):
             continue
+        owner = getattr(owner, attribute) if attribute else owner
         for name in names:
             _originals.append((dotted, owner, name, vars(owner).get(name, _MISSING)))
 
@@ -209,6 +218,8 @@ def seed_everything(seed: int) -> None:
         numpy.random.seed(seed)
     except ImportError:
         pass
+    if not _uses_torch and "torch" not in sys.modules:
+        return
     try:
         import torch
 

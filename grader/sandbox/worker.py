@@ -109,7 +109,8 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
         setup = nbformat.v4.new_code_cell(
             f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
             f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}, {output_limit}, "
-            f"{job.get('events_path')!r}, {str(Path(job['channel_dir']).parent)!r}); del _s, _r")
+            f"{job.get('events_path')!r}, {str(Path(job['channel_dir']).parent)!r}, {_mentions_torch(job, notebook)}); "
+            f"del _s, _r")
         setup_started = time.perf_counter()
         client.execute_cell(setup, -1)
         send({"type": "phase", "name": "grader_setup", "seconds": time.perf_counter() - setup_started})
@@ -138,6 +139,17 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
         send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
         for probe in job["probes"]:
             send(_run_probe(client, probe, Path(job["channel_dir"])))
+
+
+def _mentions_torch(job: dict[str, Any], notebook: nbformat.NotebookNode) -> bool:
+    """Whether the student's code names torch at all (then the kernel imports and seeds it up front)."""
+    texts = ["".join(cell.source) for cell in notebook.cells if cell.cell_type == "code"]
+    for module in job["modules"]:
+        try:
+            texts.append((Path(job["workdir"]) / f"{module}.py").read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return True
+    return any("torch" in text for text in texts)
 
 
 def _errors_of(cell: Any) -> str:
