@@ -9,8 +9,8 @@ mkdir -p "$OUT"
 python -V; echo "uid $(id -u)"; nvidia-smi -L 2>&1 | head -2
 ls -l /dev/nvidia* 2>&1 | head -4
 if [ -d .gpu-wheels ]; then
-    python -m pip install -q --no-index --find-links .gpu-wheels nbclient nbformat ipykernel click rich \
-        pydantic matplotlib 2>&1 | grep -v "WARNING: Running pip" | tail -3
+    python -m pip install -q --break-system-packages --no-index --find-links .gpu-wheels nbclient nbformat \
+        ipykernel click rich pydantic matplotlib 2>&1 | grep -v "WARNING: Running pip" | tail -3
 fi
 export PYTHONPATH=$PWD
 python -c "from grader.sandbox.launch import probe_isolation; print('isolation', probe_isolation())"

@@ -122,7 +122,7 @@ def test_reads_were_denied_and_the_writes_refused(attacked):
     assert not [line for line in reads.splitlines() if line.startswith(("READ ", "LISTED "))]
     assert reads.count("DENIED") >= 4
     writes = results["write_outside"].cells[0]["output"]
-    assert "WROTE" not in writes and writes.count("DENIED") == 6
+    assert "WROTE" not in writes and writes.count("DENIED") == 8
 
 
 def _sandbox_processes() -> list[str]:

@@ -46,6 +46,39 @@ print("TOKEN", os.environ.get("GITHUB_TOKEN"), "THREADS", torch.get_num_threads(
     assert result.score == result.max_score  # the honest code still earns its points
 
 
+def test_student_runs_as_its_own_user_and_sees_only_its_own_processes(tmp_path):
+    from grader.sandbox.isolation import SANDBOX_UID_BASE
+    from grader.sandbox.launch import probe_isolation
+
+    if "separate user" not in probe_isolation()["applied"]:
+        pytest.skip("a separate user needs root on Linux")
+    student = module_submission(tmp_path, "who", HONEST_SRN + '''
+import getpass, json, os
+uids = set()
+for entry in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        uids.add(os.stat(f"/proc/{entry}").st_uid)
+    except OSError:
+        pass
+try:
+    os.kill(1, 0)
+    init = "signalled"
+except OSError as error:
+    init = type(error).__name__
+print("WHO", json.dumps({"uid": os.getuid(), "groups": os.getgroups(), "visible": sorted(uids), "init": init,
+                         "user": getpass.getuser(), "root_files": os.path.exists("/root/.bashrc")}))
+''')
+    result = grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True).results[0]
+    import json
+
+    seen = json.loads(result.cells[0]["output"].split("WHO ", 1)[1].splitlines()[0])
+    assert seen["uid"] >= SANDBOX_UID_BASE and seen["groups"] == []
+    assert seen["visible"] == [seen["uid"]]  # hidepid: not the grader, not the keeper, not other students
+    assert seen["init"] == "PermissionError" and seen["user"] == "student"
+    assert seen["root_files"] is False  # /root is covered; only the way to the interpreter is re-exposed
+    assert result.score == result.max_score
+
+
 def test_no_process_outlives_its_submission(tmp_path):
     student = module_submission(tmp_path, "spawner", HONEST_SRN + '''
 import subprocess, os

@@ -135,6 +135,8 @@ def scrubbed_environment(home: Path, runtime_dir: Path) -> dict[str, str]:
     """Only what Python and torch need: no tokens, no user configuration, one thread."""
     env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
     env.update({
+        # the sandbox uid has no passwd entry: getpass.getuser() (torch's inductor cache dir) reads these first
+        "USER": "student", "LOGNAME": "student",
         "HOME": str(home), "JUPYTER_RUNTIME_DIR": str(runtime_dir), "JUPYTER_DATA_DIR": str(home / "jupyter"),
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "IPYTHONDIR": str(home / "ipython"),
         "MPLCONFIGDIR": str(home / "mpl"), "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
