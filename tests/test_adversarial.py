@@ -13,6 +13,7 @@ import threading
 import tomllib
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from conftest import REPO
@@ -57,7 +58,12 @@ def attacked(tmp_path_factory):
     server.start()
     values = {"{REFERENCE}": str(DEFAULT_REFERENCE), "{ASSIGNMENT}": str(DEFAULT_ASSIGNMENT), "{CLASS}": str(klass),
               "{OUT}": str(out), "{GRADER}": str(REPO), "{PORT}": str(listener.getsockname()[1])}
-    for name in ATTACKS:
+    for name, spec in ATTACKS.items():
+        if "cells" in spec:  # a generated notebook
+            (klass / name).mkdir(parents=True)
+            cells = [nbformat.v4.new_code_cell(f"x = {index}") for index in range(spec["cells"])]
+            nbformat.write(nbformat.v4.new_notebook(cells=cells), klass / name / "homework.ipynb")
+            continue
         shutil.copytree(CORPUS / name, klass / name)
         for file in (klass / name).glob("*.py"):
             text = file.read_text(encoding="utf-8")
@@ -92,6 +98,8 @@ def test_attack_gets_its_stated_outcome(attacked, attack):
         assert result.score == 0
     if "flag" in expected:
         assert expected["flag"] in result.flags
+    if "error" in expected:
+        assert expected["error"] in (result.error or "")
     if "integrity" in expected:
         seen = {f"{note['category']} {note['source']}" for note in result.integrity}
         assert set(expected["integrity"]) <= seen and (seen or not expected["integrity"]), seen
@@ -100,7 +108,8 @@ def test_attack_gets_its_stated_outcome(attacked, attack):
     output = "\n".join(cell.get("output", "") + str(cell.get("evalue", "")) for cell in result.cells)
     for secret in SECRETS:
         assert secret not in output, (attack, secret)
-    assert result.sandbox["missing"] == []
+    if "cells" not in expected:  # refused before it ran: no sandbox was needed
+        assert result.sandbox["missing"] == []
 
 
 def test_nothing_outside_the_working_copies_changed(attacked):
