@@ -75,6 +75,9 @@ def test_student_output_is_escaped_and_pages_render_in_both_languages(tmp_path, 
     assert catalog(lang)["integrity.title"] in page and catalog(lang)["integrity.network"] in page
     assert catalog(lang)["integrity.sandbox"] in page and "cell 1, line 2" in page
     assert "⚑ " + catalog(lang)["badge.integrity"].format(count=2) in html
+    overview = index.read_text(encoding="utf-8")  # the class overview lists who has notes, linked to them
+    assert f'<h2 id="integrity">⚑ {catalog(lang)["index.integrity"]}</h2>' in overview
+    assert f'href="students/{safe_file_name("<b>mallory</b>")}.html#integrity"' in overview
 
 
 @pytest.mark.slow

@@ -151,6 +151,18 @@ def _part_rates(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]
     return rates
 
 
+def _integrity_rows(results: list[dict[str, Any]], t: Translator) -> list[dict[str, Any]]:
+    """Students with integrity notes, most notes first, with the kinds of thing their code tried."""
+    rows = []
+    for result in results:
+        notes = result.get("integrity") or []
+        if notes:
+            kinds = sorted({note["category"] for note in notes})
+            rows.append({"student": result["student"], "file": safe_file_name(result["student"]), "count": len(notes),
+                         "kinds": ", ".join(t(f"integrity.{kind}") for kind in kinds)})
+    return sorted(rows, key=lambda row: (-row["count"], row["student"]))
+
+
 def render_reports(results: list[dict[str, Any]], out: Path, *, lang: str, meta: dict[str, Any]) -> Path:
     """Write index.html and students/*.html under ``out``; returns the index's path."""
     t = Translator(lang)
@@ -180,5 +192,5 @@ def render_reports(results: list[dict[str, Any]], out: Path, *, lang: str, meta:
     index = out / "index.html"
     index.write_text(environment.get_template("index.html.j2").render(
         t=t, meta=meta, stats=stats, rows=rows, histogram=histogram, part_rates=_part_rates(results, lang),
-        failures=_common_failures(results, lang)), encoding="utf-8")
+        failures=_common_failures(results, lang), integrity=_integrity_rows(results, t)), encoding="utf-8")
     return index
