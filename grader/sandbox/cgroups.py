@@ -22,6 +22,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterable
 
 CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 _serial = itertools.count()
@@ -58,6 +59,27 @@ def _own_paths() -> dict[str, str]:
     except (OSError, ValueError):
         pass
     return paths
+
+
+def kill_until_gone(find: Callable[[], Iterable[int]], deadline_s: float = 10.0,
+                    after_round: Callable[[], None] = lambda: None) -> int:
+    """SIGKILL whatever `find` lists, round after round, until it lists nothing (or the deadline passes).
+
+    Rounds, because what we kill may have forked in the meantime; returns how many signals were sent."""
+    sent, stop = 0, time.monotonic() + deadline_s
+    while time.monotonic() < stop:
+        found = list(find())
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                sent += 1
+            except ProcessLookupError:
+                pass
+        after_round()
+        time.sleep(0.02)
+    return sent
 
 
 def _write(path: Path, value: str) -> None:
@@ -151,25 +173,17 @@ class SubmissionGroups:
                 frozen = True
             except OSError:
                 pass
-        sent, stop = 0, time.monotonic() + deadline_s
-        while time.monotonic() < stop:
-            members = self.members()
-            if not members:
-                break
-            for pid in members:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                    sent += 1
-                except ProcessLookupError:
-                    pass
-            if frozen:  # a SIGKILLed frozen task dies once thawed
+
+        def thaw() -> None:  # a SIGKILLed frozen task dies once thawed
+            nonlocal frozen
+            if frozen:
                 try:
                     _write(freezer / "freezer.state", "THAWED")
                 except OSError:
                     pass
                 frozen = False
-            time.sleep(0.02)
-        return sent
+
+        return kill_until_gone(self.members, deadline_s, after_round=thaw)
 
     def remove(self) -> None:
         for controller, group in list(self.groups.items()):
@@ -185,28 +199,21 @@ class SubmissionGroups:
                     time.sleep(0.02)
 
 
+def user_processes(uid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as handle:
+                uid_line = next(line for line in handle if line.startswith("Uid:"))
+        except (OSError, StopIteration):
+            continue
+        if int(uid_line.split()[1]) == uid:
+            found.append(int(entry))
+    return found
+
+
 def kill_user(uid: int, deadline_s: float = 10.0) -> int:
-    """SIGKILL every process of a sandbox user (the fallback where there are no groups)."""
-    sent, stop = 0, time.monotonic() + deadline_s
-    while time.monotonic() < stop:
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as handle:
-                    uid_line = next(line for line in handle if line.startswith("Uid:"))
-            except (OSError, StopIteration):
-                continue
-            if int(uid_line.split()[1]) == uid:
-                found.append(int(entry))
-        if not found:
-            break
-        for pid in found:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                sent += 1
-            except ProcessLookupError:
-                pass
-        time.sleep(0.02)
-    return sent
+    """SIGKILL every process of a sandbox user (the backstop, and the fallback where there are no groups)."""
+    return kill_until_gone(lambda: user_processes(uid), deadline_s)

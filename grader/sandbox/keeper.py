@@ -58,26 +58,19 @@ def children_of(pid: int) -> list[int]:
 
 def kill_descendants(deadline_s: float = 10.0) -> int:
     """SIGKILL every process below us until none is left; returns how many were killed."""
-    me, killed, stop = os.getpid(), 0, time.monotonic() + deadline_s
-    while time.monotonic() < stop:
-        children = children_of(me)
-        if not children:
-            break
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                killed += 1
-            except ProcessLookupError:
-                pass
-        while True:  # reap what died; their orphans are re-parented to us for the next round
+    from grader.sandbox.cgroups import kill_until_gone
+
+    def reap() -> None:  # what died is reaped; its orphans are re-parented to us for the next round
+        while True:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
-                break
+                return
             if pid == 0:
-                break
-        time.sleep(0.02)
-    return killed
+                return
+
+    me = os.getpid()
+    return kill_until_gone(lambda: children_of(me), deadline_s, after_round=reap)
 
 
 def join_groups(procs_files: list[str]) -> list[str]:
