@@ -166,5 +166,7 @@ def test_killing_everything_in_reach_hurts_only_the_attacker(attacked):
     assert "timeout" not in results["kill_parent"].flags  # it ended at once; nothing of the grader died
 
 
-def test_a_fork_bomb_stops_at_the_process_limit(attacked):
-    assert "process limit reached" in attacked[0]["fork_bomb"].flags
+def test_a_fork_bomb_stops_at_the_process_limit_and_is_ended_early(attacked):
+    result = attacked[0]["fork_bomb"]
+    assert "process limit reached" in result.flags and "fork bomb" in (result.error or "")
+    assert result.elapsed_s < 20  # the parent ended it; it did not wait for the submission's budget

@@ -140,10 +140,22 @@ class SubmissionGroups:
                 pass
         return found
 
+    def fork_failures(self) -> int:
+        """How many times a fork or thread creation failed at pids.max (a fork bomb makes thousands)."""
+        pids = self.groups.get("pids")
+        try:
+            for line in (pids / "pids.events").read_text().splitlines() if pids is not None else []:
+                name, _, count = line.partition(" ")
+                if name == "max":
+                    return int(count)
+        except (OSError, ValueError):
+            pass
+        return 0
+
     def limits_reached(self) -> list[str]:
         """Which of the group limits the submission ran into (for its flags)."""
         reached = []
-        memory, pids = self.groups.get("memory"), self.groups.get("pids")
+        memory = self.groups.get("memory")
         try:
             oom = dict(line.split() for line in (memory / "memory.oom_control").read_text().splitlines()
                        if line.strip()) if memory is not None else {}
@@ -151,11 +163,8 @@ class SubmissionGroups:
                 reached.append("memory limit reached")
         except (OSError, ValueError):
             pass
-        try:
-            if pids is not None and "max 0" not in (pids / "pids.events").read_text():
-                reached.append("process limit reached")
-        except OSError:
-            pass
+        if self.fork_failures() > 0:
+            reached.append("process limit reached")
         return reached
 
     def kill_all(self, deadline_s: float = 10.0) -> int:

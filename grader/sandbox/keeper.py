@@ -127,7 +127,11 @@ def main() -> int:
             os.write(args.report_fd, (json.dumps({"type": "sandbox", **asdict(report)}) + "\n").encode())
         if not command:
             return 0  # --isolate with no command: a capability probe
-    apply_limits(args.memory_mb, args.cpu_s, args.fsize_mb, args.max_processes if uid is not None else 0)
+    # RLIMIT_NPROC is checked before the pids group: where the group holds, the rlimit is only a backstop above
+    # it, so that the group's counter of failed forks (how the parent recognises a fork bomb) sees them
+    in_group = bool(args.cgroup_procs) and not group_problems
+    nproc = (2 * args.max_processes if in_group else args.max_processes) if uid is not None else 0
+    apply_limits(args.memory_mb, args.cpu_s, args.fsize_mb, nproc)
     stopping = False
 
     def on_term(signum: int, frame: object) -> None:

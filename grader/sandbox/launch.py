@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import nbformat
 
@@ -29,6 +29,9 @@ from grader.sandbox.isolation import PROTECTIONS, sandbox_uid
 
 IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `grader` package
 MAX_MESSAGE_BYTES = 32 << 20
+# A fork bomb in its pids group starves its own kernel until the submission's budget runs out; an honest
+# submission never meets pids.max at all. Past this many failed forks the parent ends the submission.
+FORK_FAILURES_TO_STOP = 100
 LOG_CAP_BYTES = 64 << 10
 KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 
@@ -228,8 +231,11 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
     drainer.start()
     record = ExecutionRecord(status="completed")
     deadline = started + limits.submission_timeout_s
+    def fork_bomb() -> Msg | None:
+        return M("fork_bomb", limit=limits.max_processes) if groups.fork_failures() > FORK_FAILURES_TO_STOP else None
+
     try:
-        finished = _collect(read_fd, deadline, record)
+        finished = _collect(read_fd, deadline, record, fork_bomb)
         if not finished:
             record.status = "timeout"
             record.fatal_message = M("submission_timeout", seconds=limits.submission_timeout_s)
@@ -255,13 +261,19 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
     return record
 
 
-def _collect(read_fd: int, deadline: float, record: ExecutionRecord) -> bool:
-    """Read the worker's messages until 'done' (True), end of pipe (True) or the deadline (False)."""
+def _collect(read_fd: int, deadline: float, record: ExecutionRecord,
+             stop_reason: Callable[[], Msg | None] = lambda: None) -> bool:
+    """Read the worker's messages until 'done' (True), end of pipe (True), the deadline (False), or until
+    `stop_reason` gives a reason to end the submission now (True, the reason recorded as fatal)."""
     buffer = b""
     while True:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             return False
+        reason = stop_reason()
+        if reason is not None:
+            record.fatal_message, record.fatal, record.status = reason, render(reason), "crashed"
+            return True
         ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
         if not ready:
             continue
