@@ -173,6 +173,8 @@ def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str],
         report.missing += list(PROTECTIONS)
         report.problems.append("not running as root on Linux: namespaces are not available")
         return report
+    if uid is not None and not _uid_mapped(uid):
+        uid = None  # a container that maps few uids: no separate user (reported below), and /proc stays read-only
     libc = _libc()
     if libc.unshare(CLONE_NEWNS) != 0:
         report.missing += list(PROTECTIONS)
@@ -218,12 +220,14 @@ def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str],
             report.problems.append(str(error))
         for point in _mount_points():
             if any(_inside(point, w) for w in writable) or "ro" in skip or \
-                    (point == "/proc" and "private /proc" in report.applied and uid is not None):
+                    (point == "/proc" and "private /proc" in report.applied and uid is not None):  # see above
                 continue
             try:
                 _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
             except OSError as error:
                 report.problems.append(str(error))
+        if "ro" in skip:
+            raise OSError("skipped")
         report.applied.append("read-only filesystem")
     except OSError as error:
         report.missing.append("read-only filesystem")
@@ -243,7 +247,7 @@ def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str],
         report.missing.append("secrets hidden")
     if "private /proc" not in report.applied:
         report.missing.append("private /proc")
-    if uid is not None and _uid_mapped(uid):
+    if uid is not None:
         try:
             _give_to(uid, writable)
             report.applied.append("separate user")

@@ -247,8 +247,7 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
         if groups.groups:  # the group holds the keeper and everything below it, however it hid: all go now
             record.limits_reached = groups.limits_reached()
             groups.kill_all()
-        _stop(process)
-        groups.kill_all()
+        _stop(process)  # without groups: ask the keeper to clean up, then kill its session
         if isolate and "separate user" in record.sandbox.get("applied", []):
             kill_user(sandbox_uid(process.pid))
         if isolate:
