@@ -25,6 +25,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 CONTROLLERS = ("memory", "pids", "cpu", "freezer")
+# the protections a group gives, by controller, as the reports name them (the freezer is only for killing)
+PROTECTION_OF = {"memory": "memory limit per submission (cgroup)", "pids": "process limit per submission (cgroup)",
+                 "cpu": "fair CPU share per submission (cgroup)"}
+GROUP_PROTECTIONS = tuple(PROTECTION_OF.values())
 _serial = itertools.count()
 
 
@@ -123,9 +127,7 @@ class SubmissionGroups:
 
     @property
     def applied(self) -> list[str]:
-        names = {"memory": "memory limit per submission (cgroup)", "pids": "process limit per submission (cgroup)",
-                 "cpu": "fair CPU share per submission (cgroup)"}
-        return [names[c] for c in CONTROLLERS if c in self.groups and c in names]
+        return [name for controller, name in PROTECTION_OF.items() if controller in self.groups]
 
     def procs_files(self) -> list[str]:
         """What the keeper writes its pid into before it starts anything."""
@@ -208,19 +210,28 @@ class SubmissionGroups:
                     time.sleep(0.02)
 
 
-def user_processes(uid: int) -> list[int]:
+def processes_where(file: str, matches: Callable[[str], bool]) -> list[int]:
+    """Pids whose /proc/<pid>/<file> text `matches` (processes that vanish meanwhile are skipped)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            with open(f"/proc/{entry}/status", encoding="utf-8", errors="replace") as handle:
-                uid_line = next(line for line in handle if line.startswith("Uid:"))
-        except (OSError, StopIteration):
+            with open(f"/proc/{entry}/{file}", encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
             continue
-        if int(uid_line.split()[1]) == uid:
+        if matches(text):
             found.append(int(entry))
     return found
+
+
+def user_processes(uid: int) -> list[int]:
+    def owned(status: str) -> bool:
+        line = next((line for line in status.splitlines() if line.startswith("Uid:")), "Uid: -1")
+        return int(line.split()[1]) == uid
+
+    return processes_where("status", owned)
 
 
 def kill_user(uid: int, deadline_s: float = 10.0) -> int:

@@ -41,19 +41,13 @@ def subreaper_supported() -> bool:
 
 
 def children_of(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read().decode(errors="replace")
-        except OSError:
-            continue
+    from grader.sandbox.cgroups import processes_where
+
+    def child(stat: str) -> bool:
         fields = stat[stat.rfind(")") + 2:].split()  # the name may hold spaces and parentheses
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
+        return len(fields) > 1 and int(fields[1]) == pid
+
+    return processes_where("stat", child)
 
 
 def kill_descendants(deadline_s: float = 10.0) -> int:

@@ -24,7 +24,7 @@ from typing import Any, Callable
 import nbformat
 
 from grader.messages import M, Msg, render
-from grader.sandbox.cgroups import SubmissionGroups, kill_user
+from grader.sandbox.cgroups import GROUP_PROTECTIONS, SubmissionGroups, kill_user
 from grader.sandbox.isolation import PROTECTIONS, sandbox_uid
 
 IMPORT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the `grader` package
@@ -110,10 +110,6 @@ def probe_isolation() -> dict[str, list[str]]:
     missing += [name for name in GROUP_PROTECTIONS if name not in groups.applied]
     groups.remove()
     return {"applied": applied, "missing": missing}
-
-
-GROUP_PROTECTIONS = ("memory limit per submission (cgroup)", "process limit per submission (cgroup)",
-                     "fair CPU share per submission (cgroup)")
 
 
 def sandbox_features(results: list[Any]) -> list[str]:
