@@ -19,7 +19,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
-CATEGORIES = ("files", "network", "processes", "monkeypatch", "interpreter")
+CATEGORIES = ("files", "network", "processes", "monkeypatch", "interpreter", "checks")
 MAX_FINDINGS = 40
 
 NETWORK_MODULES = {"socket", "requests", "urllib", "urllib3", "http", "httpx", "aiohttp", "ftplib", "smtplib",
@@ -202,3 +202,9 @@ def from_sandbox(events: list[Any]) -> list[Finding]:
             found.append(Finding(str(event["category"]), str(event.get("detail", ""))[:160], "while running",
                                  "sandbox"))
     return found
+
+
+def from_grader(problems: list[str]) -> list[Finding]:
+    """What the parent itself found wrong with what came back: refused lines, observations that do not
+    answer the request, claims that disagree with the parent's own evaluation."""
+    return [Finding("checks", str(problem)[:160], "the grader's checks", "grader") for problem in problems[:40]]

@@ -44,11 +44,23 @@ def is_message(value: Any) -> bool:
 def render(message: Any, lang: str = "en") -> str:
     """The text of a message (a Msg, its JSON form, or plain text) in ``lang``."""
     if isinstance(message, dict) and is_message(message):
+        if not isinstance(message["key"], str) or not isinstance(message["params"], dict):
+            return str(message)[:500]
         message = Msg(message["key"], message["params"])
     if not isinstance(message, Msg):
         return str(message)
     params = {name: _render_param(value, lang) for name, value in message.params.items()}
-    return catalog(lang)[f"msg.{message.key}"].format(**params)
+    template = catalog(lang).get(f"msg.{message.key}")
+    try:
+        return template.format(**params) if template is not None else _fallback(message.key, params)
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+        # A report must never end on a message: show it plainly (tests keep the catalogues complete).
+        return _fallback(message.key, params)
+
+
+def _fallback(key: str, params: dict[str, Any]) -> str:
+    shown = ", ".join(f"{name}={str(value)[:200]}" for name, value in params.items())
+    return f"{key}({shown})" if shown else str(key)
 
 
 def _render_param(value: Any, lang: str) -> Any:

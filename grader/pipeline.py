@@ -238,6 +238,10 @@ def _probe_failure(message: dict[str, Any]) -> Msg:
         return M("probe_timeout", seconds=message.get("timeout_s"))
     if reason == "dead":
         return M("probe_dead")
+    if reason == "too_large":
+        return M("checks_interfered", reason=M("result_too_large", error=message.get("error")))
+    if reason == "unreadable":
+        return M("checks_interfered", reason=M("result_unreadable"))
     return M("checks_failed", error=message.get("error"))
 
 
@@ -250,10 +254,15 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
             reason = M("not_checked", reason=record.fatal_message or M("checks_did_not_run"))
             return [Verdict(check, 0.0, reason) for check in part.checks]
         if not message.get("ok"):
+            if message.get("reason") in ("too_large", "unreadable"):
+                ctx.interference.append(render(_probe_failure(message)))
             return [Verdict(check, 0.0, _probe_failure(message)) for check in part.checks]
         observation = message.get("observation")
-        if not isinstance(observation, dict):
-            return [Verdict(check, 0.0, M("unreadable")) for check in part.checks]
+        problem = part.validate(request or {}, observation) if part.validate else None
+        if problem is not None:  # fail closed: an observation that does not answer the request earns nothing
+            ctx.interference.append(f"part {part.id}: {problem}")
+            reason = M("checks_interfered", reason=problem)
+            return [Verdict(check, 0.0, reason) for check in part.checks]
     else:
         observation = {}
     try:
@@ -283,8 +292,35 @@ def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, secon
                       config.part_points(part.id), part.written, checks, round(seconds, 3))
 
 
+def failed_result(submission: Submission, config: GradingConfig, options: GradeOptions, stage: str,
+                  error: BaseException, content_hash: str = "") -> SubmissionResult:
+    """The result of a submission the grader itself failed on: every declared check at zero, with the
+    stage and the reason, so the class is still graded and reported (pytest's CallInfo, in spirit)."""
+    parts = [p for p in ALL_PARTS if p.id in options.parts]
+    where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+    detail = f"{type(error).__name__}: {str(error)[:300]}" + (
+        f" at {Path(where.filename).name}:{where.lineno}" if where else "")
+    message = M("stage_failed", stage=stage, error=detail)
+    result = SubmissionResult(student=submission.student, score=0.0,
+                              max_score=sum(config.part_points(p.id) for p in parts), status="error",
+                              parts=[], device=options.device, grader_version=__version__,
+                              submission_hash=content_hash, error=render(message))
+    result.parts = [score_part(p, [Verdict(c, 0.0, message) for c in p.checks], config, 0.0) for p in parts]
+    return result
+
+
 def grade_submission(submission: Submission, config: GradingConfig, options: GradeOptions,
                      content_hash: str | None = None) -> SubmissionResult:
+    """Grade one submission; whatever goes wrong in any step becomes this student's error result."""
+    stage = ["read"]
+    try:
+        return _grade_steps(submission, config, options, content_hash, stage)
+    except Exception as error:  # noqa: BLE001 - one submission must never stop the class
+        return failed_result(submission, config, options, stage[0], error, content_hash or "")
+
+
+def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOptions,
+                 content_hash: str | None, stage: list[str]) -> SubmissionResult:
     started = time.perf_counter()
     parts = [p for p in ALL_PARTS if p.id in options.parts]
     loaded = read_submission(submission, config.limits)
@@ -300,8 +336,11 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
                         for p in parts]
         result.elapsed_s = round(time.perf_counter() - started, 3)
         return result
+    stage[0] = "plan"
     requests = plan_probes(submission.student, parts, config, options)
+    stage[0] = "execute"
     record = execute_submission(loaded, parts, requests, config, options) if requests else ExecutionRecord("completed")
+    stage[0] = "judge"
     result.cells = record.cells
     result.sandbox = record.sandbox
     result.timings = {name: round(seconds, 3) for name, seconds in record.phases.items()}
@@ -311,20 +350,26 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
     if errors:
         result.flags.append(f"{len(errors)} cell(s) failed")
     result.flags += record.limits_reached
-    result.integrity = integrity.merge(static_findings(loaded), integrity.from_sandbox(record.integrity_events))
-    if result.integrity:
-        result.flags.append(f"{len(result.integrity)} integrity note(s)")
     if any(c.get("dropped_output_bytes") for c in record.cells):
         result.flags.append("output truncated")
     if record.fatal and not record.cells:  # nothing of the student's ran: an error, not a grade
         result.status, result.error = "error", record.fatal
     reference = load_reference(config.reference_path)
+    interference = list(record.interference)  # what the parent refused or found disagreeing
     for part in parts:
         ctx = JudgeContext(settings=config.parts[part.id].model_dump(), reference=reference,
                            answers=loaded.answers, cell_errors=errors, rubric=config.rubric)
+        stage[0] = f"judge part {part.id} of"
         verdicts = judge_part(part, requests.get(part.id), record, ctx)
+        interference += ctx.interference
+        stage[0] = f"score part {part.id} of"
         seconds = float(record.probes.get(part.id, {}).get("seconds", 0.0))
         result.parts.append(score_part(part, verdicts, config, seconds, options.public_only))
+    stage[0] = "summarise"
+    result.integrity = integrity.merge(static_findings(loaded), integrity.from_sandbox(record.integrity_events),
+                                       integrity.from_grader(interference))
+    if result.integrity:
+        result.flags.append(f"{len(result.integrity)} integrity note(s)")
     result.score = round(sum(p.score for p in result.parts), 2)
     result.elapsed_s = round(time.perf_counter() - started, 3)
     return result

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Callable
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -22,7 +23,7 @@ from grader.exports import write_canvas_csv
 from grader.grade.summary import summary_table
 from grader.gradebook import record_run
 from grader.parts import PART_IDS
-from grader.pipeline import GradeOptions, grade_submission
+from grader.pipeline import GradeOptions, failed_result, grade_submission
 from grader.report import render_reports
 from grader.results import SubmissionResult, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
@@ -53,16 +54,27 @@ def resolve_device(device: str) -> str:
 
 def _grade_or_reuse(submission: Submission, config: GradingConfig, options: GradeOptions,
                     cache: ResultCache | None) -> SubmissionResult:
-    content_hash = submission.content_hash()
-    key = cache_key(submission.student, content_hash, config, options)
-    if cache is not None:
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
-    result = grade_submission(submission, config, options, content_hash)
-    if cache is not None and "timeout" not in result.flags:  # a timeout may be the machine's load: retry
-        cache.put(key, result)
-    return result
+    """One student's result, whatever happens: a failure in any step is that student's error result."""
+    stage = "read"
+    try:
+        content_hash = submission.content_hash()
+        key = cache_key(submission.student, content_hash, config, options)
+        stage = "look up the cache for"
+        if cache is not None:
+            cached = cache.get(key)
+            if cached is not None:
+                return cached
+        stage = "grade"
+        result = grade_submission(submission, config, options, content_hash)
+        stage = "cache the result of"
+        if cache is not None and "timeout" not in result.flags:  # a timeout may be the machine's load: retry
+            try:
+                cache.put(key, result)
+            except Exception:  # noqa: BLE001 - a cache that cannot be written costs speed, not the grade
+                pass
+        return result
+    except Exception as error:  # noqa: BLE001 - one submission must never stop the class
+        return failed_result(submission, config, options, stage, error)
 
 
 def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = None, device: str = "auto",
@@ -113,21 +125,33 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
                 progress.update(task, advance=1,
                                 description=f"{result.student}: {result.score:g}/{result.max_score:g}{reused}")
     results.sort(key=lambda r: r.student)
-    reviews = read_reviews(out / "review.csv")
-    problems = apply_reviews(results, reviews)
-    write_reviews(out / "review.csv", results, reviews)
+    problems: list[str] = []
+
+    def write(what: str, writer: Callable[[], Any]) -> Any:
+        """Each output on its own: a failing writer loses its own file, said on the console, nothing more."""
+        try:
+            return writer()
+        except Exception as error:  # noqa: BLE001 - reported, and the other outputs are still written
+            problems.append(f"{what} not written: {type(error).__name__}: {str(error)[:300]}")
+            return None
+
+    reviews = write("review.csv (could not be read, so it was left as it is)", lambda: read_reviews(out / "review.csv"))
+    if reviews is not None:  # never rewrite a review file that could not be read: the reviewer's work is in it
+        problems += write("reviews", lambda: apply_reviews(results, reviews)) or []
+        write("review.csv", lambda: write_reviews(out / "review.csv", results, reviews))
     part_ids = [p for p in PART_IDS if p in parts]
-    write_results(results, out, part_ids)
-    write_canvas_csv(out / "lms-canvas.csv", results)
+    write("results and grades.csv", lambda: write_results(results, out, part_ids))
+    write("lms-canvas.csv", lambda: write_canvas_csv(out / "lms-canvas.csv", results))
     seconds = time.perf_counter() - started
     now = datetime.now().astimezone()
-    record_run(out / "gradebook.sqlite", results, at=now.isoformat(timespec="seconds"), version=__version__,
-               device=options.device, seconds=seconds)
+    write("gradebook.sqlite", lambda: record_run(out / "gradebook.sqlite", results,
+                                                 at=now.isoformat(timespec="seconds"), version=__version__,
+                                                 device=options.device, seconds=seconds))
     meta = {"date": now.strftime("%Y-%m-%d %H:%M %Z"), "version": __version__, "device": options.device,
             "seconds": f"{seconds:.0f}", "jobs": jobs, "sandbox": sandbox_features(results)}
-    index = render_reports([r.to_json() for r in results], out, lang=lang, meta=meta)
+    index = write("HTML reports", lambda: render_reports([r.to_json() for r in results], out, lang=lang, meta=meta))
     if gradescope is not None:
-        write_results_json(gradescope, results)
+        write("Gradescope results", lambda: write_results_json(gradescope, results))
     if not quiet:
         console.print(summary_table(results, part_ids))
         for problem in problems:

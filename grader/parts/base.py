@@ -44,6 +44,8 @@ class JudgeContext:
     answers: dict[str, str] = field(default_factory=dict)  # written answers by part id
     cell_errors: list[Msg] = field(default_factory=list)  # "cell 7 raised TypeError: ..."
     rubric: dict[str, Any] = field(default_factory=dict)
+    # what the judge found the student's process claimed falsely (shown as integrity notes, never scored)
+    interference: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class Part:
     probe: Optional[str] = None  # name of the probe function in the part's module
     module: str = ""
     written: bool = False  # a person confirms the score
+    # (request, observation) -> None when the observation answers the request, else what is wrong (a Msg)
+    validate: Optional[Callable[[dict[str, Any], Any], Optional[Msg]]] = None
 
 
 # ---- helpers for probes (run in the kernel) -------------------------------------------------------

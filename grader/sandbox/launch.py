@@ -24,6 +24,7 @@ from typing import Any, Callable
 import nbformat
 
 from grader.messages import M, Msg, render
+from grader.sandbox import protocol
 from grader.sandbox.cgroups import GROUP_PROTECTIONS, SubmissionGroups, kill_user
 from grader.sandbox.isolation import PROTECTIONS, sandbox_uid
 
@@ -70,6 +71,7 @@ class ExecutionRecord:
     sandbox: dict[str, Any] = field(default_factory=dict)  # {"applied": [...], "missing": [...]} from the keeper
     limits_reached: list[str] = field(default_factory=list)  # "memory limit reached", "process limit reached"
     integrity_events: list[Any] = field(default_factory=list)  # the kernel's watcher notes (untrusted, advisory)
+    interference: list[str] = field(default_factory=list)  # lines the parent refused (see protocol.py)
     finished: bool = False  # the worker said "done"
     log: str = ""
     elapsed_s: float = 0.0
@@ -231,7 +233,7 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
         return M("fork_bomb", limit=limits.max_processes) if groups.fork_failures() > FORK_FAILURES_TO_STOP else None
 
     try:
-        finished = _collect(read_fd, deadline, record, fork_bomb)
+        finished = _collect(read_fd, deadline, record, fork_bomb, {p.part for p in probes})
         if not finished:
             record.status = "timeout"
             record.fatal_message = M("submission_timeout", seconds=limits.submission_timeout_s)
@@ -257,10 +259,14 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
 
 
 def _collect(read_fd: int, deadline: float, record: ExecutionRecord,
-             stop_reason: Callable[[], Msg | None] = lambda: None) -> bool:
+             stop_reason: Callable[[], Msg | None] = lambda: None, expected_parts: set[str] | None = None) -> bool:
     """Read the worker's messages until 'done' (True), end of pipe (True), the deadline (False), or until
-    `stop_reason` gives a reason to end the submission now (True, the reason recorded as fatal)."""
+    `stop_reason` gives a reason to end the submission now (True, the reason recorded as fatal).
+
+    Every line is validated (``protocol.parse_line``); the first refused one ends the run: the student's
+    process wrote something the worker never sends, and nothing after it is believed."""
     buffer = b""
+    seen_parts: set[str] = set()
     while True:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
@@ -281,40 +287,44 @@ def _collect(read_fd: int, deadline: float, record: ExecutionRecord,
             return True
         buffer += chunk
         if len(buffer) > MAX_MESSAGE_BYTES:
-            record.fatal = "the student process sent an oversized message"
-            record.status = "crashed"
+            _refuse(record, M("channel_refused", reason=f"a message over {MAX_MESSAGE_BYTES >> 20} MB"))
             return True
         *lines, buffer = buffer.split(b"\n")
         for line in lines:
+            if not line.strip():
+                continue
             try:
-                message = json.loads(line)
-            except ValueError:
-                record.fatal = "the student process sent a garbled message"
-                record.status = "crashed"
+                message = protocol.parse_line(line, expected_parts if expected_parts is not None else set(),
+                                              seen_parts)
+            except protocol.Refused as refused:
+                _refuse(record, M("channel_refused", reason=str(refused)))
                 return True
-            if isinstance(message, dict) and _handle(message, record):
+            if _handle(message, record):
                 return True
 
 
-def _handle(message: dict[str, Any], record: ExecutionRecord) -> bool:
-    kind = message.get("type")
-    if kind == "phase":
-        record.phases[message["name"]] = float(message["seconds"])
-    elif kind == "cells":
-        record.cells = message["cells"]
-        record.phases["student_code"] = float(message["seconds"])
-    elif kind == "probe":
-        record.probes[message["part"]] = message
-        record.phases[f"part {message['part']}"] = float(message.get("seconds", 0.0))
-    elif kind == "fatal":
-        record.fatal = str(message["error"])
-        record.fatal_message = M("raw", text=record.fatal)
-    elif kind == "sandbox":
-        record.sandbox = {"applied": list(message.get("applied", [])), "missing": list(message.get("missing", []))}
-    elif kind == "integrity":
-        events = message.get("events")
-        record.integrity_events = events[:200] if isinstance(events, list) else []
-    elif kind == "done":
+def _refuse(record: ExecutionRecord, reason: Msg) -> None:
+    record.fatal_message, record.fatal, record.status = reason, render(reason), "crashed"
+    record.interference.append(render(reason))
+
+
+def _handle(message: Any, record: ExecutionRecord) -> bool:
+    if isinstance(message, protocol.PhaseMessage):
+        record.phases[message.name] = message.seconds
+    elif isinstance(message, protocol.CellsMessage):
+        record.cells = [cell.model_dump() for cell in message.cells]
+        record.phases["student_code"] = message.seconds
+    elif isinstance(message, protocol.ProbeMessage):
+        record.probes[message.part] = message.model_dump()
+        record.phases[f"part {message.part}"] = message.seconds
+    elif isinstance(message, protocol.FatalMessage):
+        record.fatal_message = protocol.fatal_message(message)
+        record.fatal = render(record.fatal_message)
+    elif isinstance(message, protocol.SandboxMessage):
+        record.sandbox = {"applied": list(message.applied), "missing": list(message.missing)}
+    elif isinstance(message, protocol.IntegrityMessage):
+        record.integrity_events = list(message.events[:200])
+    elif isinstance(message, protocol.DoneMessage):
         record.finished = True
         return True
     return False

@@ -42,6 +42,7 @@ def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, pr
     seed_everything(seed)
     if output_limit > 0:
         cap_output(output_limit)
+    guard_kernel_channel()
     if uses_torch:
         try:
             import torch
@@ -80,6 +81,35 @@ def cap_output(limit: int) -> None:
         get_ipython().events.register("pre_run_cell", lambda *_: counters.update(used=0))
     except (ImportError, AttributeError):  # not in a kernel: one budget for the whole run
         pass
+
+
+def guard_kernel_channel() -> None:
+    """Serialise the kernel's Jupyter messages with json functions bound now, before student code runs.
+
+    jupyter_client's session looks `json.dumps`/`json.loads` up at every message: a student who replaces
+    them (deliberately or by accident) garbles every reply and the grader loses the kernel. Bound here, the
+    channel keeps working whatever the student replaces; the replacement itself is noted and undone after
+    the cell (see `restore_patched`)."""
+    try:
+        from IPython import get_ipython
+        from jupyter_client.jsonutil import json_clean, json_default
+
+        session = get_ipython().kernel.session
+    except (ImportError, AttributeError):  # not in a kernel (tests, scripts): nothing to guard
+        return
+    dumps, loads = json.dumps, json.loads
+
+    def pack(obj: Any) -> bytes:
+        try:
+            text = dumps(obj, default=json_default, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            text = dumps(json_clean(obj), default=json_default, ensure_ascii=False, allow_nan=False)
+        return text.encode("utf8", errors="surrogateescape")
+
+    def unpack(data: Any) -> Any:
+        return loads(data.decode("utf8", "replace") if isinstance(data, bytes) else data)
+
+    session.pack, session.unpack = pack, unpack
 
 
 # ---- integrity watcher ------------------------------------------------------------------------------
@@ -187,6 +217,12 @@ def watch(events_path: str, private_root: str) -> None:
     _snapshot_watched()
     _note = note
     sys.addaudithook(hook)
+    try:  # put replaced functions back after every cell, before the kernel answers: noted, never kept
+        from IPython import get_ipython
+
+        get_ipython().events.register("post_run_cell", lambda *_: restore_patched())
+    except (ImportError, AttributeError):
+        pass
 
 
 def _snapshot_watched() -> None:

@@ -22,6 +22,7 @@ from nbclient.exceptions import DeadKernelError
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 KEPT_OUTPUT_CHARS = 4000  # per cell, for the report; the full cap only bounds memory
+MAX_RESULT_BYTES = 24 << 20  # one part's observation; the largest honest one (part 3's weights) is < 2 MB
 
 
 class CappedClient(NotebookClient):
@@ -115,7 +116,7 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
         client.execute_cell(setup, -1)
         send({"type": "phase", "name": "grader_setup", "seconds": time.perf_counter() - setup_started})
         if _errors_of(setup):
-            send({"type": "fatal", "error": "the grader could not prepare the kernel: " + _errors_of(setup)})
+            send({"type": "fatal", "reason": "setup_failed", "detail": _errors_of(setup)})
             return
         code_started = time.perf_counter()
         records = []
@@ -125,13 +126,17 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
             cell_started = time.perf_counter()
             try:
                 client.run_cell(cell, index, limits["cell_timeout_s"])
-            except DeadKernelError:
+            except Exception as error:  # noqa: BLE001 - a dead kernel, or replies nbclient cannot read
+                # DeadKernelError: memory limit or a crash. Anything else: the kernel's replies became
+                # unreadable, typically because the cell replaced something the kernel's messaging uses.
+                reason = "kernel_died" if isinstance(error, DeadKernelError) else "channel_broken"
                 records.append({"index": index, "status": "dead", "seconds": round(time.perf_counter() - cell_started, 3),
-                                "source": "".join(cell.source)[:2000], "ename": "DeadKernelError",
-                                "evalue": "the kernel died while running this cell", "output": "",
-                                "traceback": [], "dropped_output_bytes": client.dropped_bytes.get(index, 0)})
+                                "source": "".join(cell.source)[:2000], "ename": type(error).__name__,
+                                "evalue": ("the kernel died while running this cell" if reason == "kernel_died" else
+                                           "the kernel's replies could not be read after this cell"),
+                                "output": "", "traceback": [], "dropped_output_bytes": client.dropped_bytes.get(index, 0)})
                 send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
-                send({"type": "fatal", "error": f"the kernel died in cell {index + 1}"})
+                send({"type": "fatal", "reason": reason, "cell": index + 1, "detail": f"{type(error).__name__}: {error}"})
                 return
             records.append(_cell_record(cell, index, time.perf_counter() - cell_started,
                                         client.dropped_bytes.get(index, 0), client.timed_out,
@@ -174,14 +179,33 @@ def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -
                 "reason": "dead", "error": "the kernel died during this part's checks (memory limit or a crash)"}
     seconds = time.perf_counter() - started
     if result_path.exists():
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-        result_path.unlink()
-        return {"type": "probe", "part": part, "seconds": seconds, **result}
+        return {**_probe_result(result_path), "type": "probe", "part": part, "seconds": seconds}
     if client.timed_out:
         return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "reason": "timeout",
                 "timeout_s": probe["timeout_s"], "error": f"timed out after {probe['timeout_s']:g} s"}
     error = _errors_of(cell) or "the checks produced no result"
     return {"type": "probe", "part": part, "ok": False, "seconds": seconds, "error": error}
+
+
+def _probe_result(path: Path) -> dict[str, Any]:
+    """The kernel's result file, as the few fields a probe message carries (the kernel is untrusted: the
+    file may be huge, not JSON, or carry fields of its own; the worker's fields are added after these)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_RESULT_BYTES:
+            return {"ok": False, "reason": "too_large", "error": f"the checks' result was {size >> 20} MB"}
+        result = json.loads(path.read_text(encoding="utf-8"))
+        path.unlink()
+    except (OSError, ValueError):
+        return {"ok": False, "reason": "unreadable", "error": "the checks' result could not be read"}
+    if not isinstance(result, dict) or not isinstance(result.get("ok"), bool):
+        return {"ok": False, "reason": "unreadable", "error": "the checks' result could not be read"}
+    kept: dict[str, Any] = {"ok": result["ok"], "observation": result.get("observation")}
+    if isinstance(result.get("error"), str):
+        kept["error"] = result["error"][:4000]
+    if isinstance(result.get("traceback"), list):
+        kept["traceback"] = [str(line)[:4000] for line in result["traceback"][:8]]
+    return kept
 
 
 def _integrity_events(descriptor: int) -> list[Any]:
@@ -216,7 +240,7 @@ def main() -> None:
     try:
         run(job, send)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which records it for this student
-        send({"type": "fatal", "error": f"{type(error).__name__}: {error}"[:2000]})
+        send({"type": "fatal", "reason": "worker_error", "detail": f"{type(error).__name__}: {error}"[:2000]})
     send({"type": "integrity", "events": _integrity_events(events)})
     send({"type": "done"})
     channel.close()
