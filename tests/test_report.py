@@ -149,6 +149,7 @@ def test_every_check_message_key_exists_and_renders_in_both_languages():
     import string
 
     from grader.messages import M, render
+    from grader.parts.base import PROBLEM_PARAMS
 
     grader_dir = REPORT_DIR.parent
     used = set()
@@ -156,6 +157,8 @@ def test_every_check_message_key_exists_and_renders_in_both_languages():
         used |= set(re.findall(r"""\bM\(\s*f?["']([a-z_.0-9]+)["']""", path.read_text(encoding="utf-8")))
     used.discard("noun.")  # M(f"noun.{noun}"): the nouns are checked below through their catalogue section
     used |= {f"cell_{status}" for status in ("timeout", "dead")}  # M(f"cell_{status}") in the pipeline
+    used |= set(PROBLEM_PARAMS)  # M(fact["issue"], ...): contract problems the probes report as facts
+    used |= {f"hello_model{kind}_{end}" for kind in ("", "_hidden") for end in ("ok", "short")}  # M(f"{prefix}_ok")
     assert {"not_defined", "array_values", "hello_loop_hint", "submission_timeout"} <= used
     for lang in LANGUAGES:
         keys = {key[4:] for key in catalog(lang) if key.startswith("msg.")}

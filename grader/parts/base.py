@@ -11,9 +11,10 @@ Points come later, from the grading config: a verdict only says which fraction o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Annotated, Any, Callable, Optional, Union
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from grader.messages import M, Msg
 
@@ -66,21 +67,154 @@ class Part:
 # ---- helpers for probes (run in the kernel) -------------------------------------------------------
 
 def contract_lookup(namespace: dict[str, Any], names: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Fetch contract names; the second value lists (as message JSON) those missing or off-contract."""
+    """Fetch contract names; the second value lists those missing or off-contract, as facts
+    (``{"issue": "not_defined", "name": ...}``): the parent turns them into messages (``problem_message``)."""
     from grader.contract import CONTRACT, signature_issue
 
     entries = {entry.name: entry for entry in CONTRACT}
     found, problems = {}, []
     for name in names:
         if name not in namespace:
-            problems.append(M("not_defined", name=name).to_json())
+            problems.append({"issue": "not_defined", "name": name})
             continue
         problem = signature_issue(entries[name], namespace[name])
         if problem:
-            problems.append(problem.to_json())
+            problems.append(problem_fact(problem))
         else:
             found[name] = namespace[name]
     return found, problems
+
+
+# ---- what crosses the boundary: facts the parent turns into messages ------------------------------
+
+# The contract problems a probe may report, with the parameters each needs. Anything else is refused.
+PROBLEM_PARAMS: dict[str, tuple[str, ...]] = {
+    "not_defined": ("name",), "not_function": ("name", "found"), "not_class": ("name", "found"),
+    "member_missing": ("label",), "bad_signature": ("label", "found", "expected"), "not_dict": ("name", "found"),
+}
+
+
+def problem_fact(message: Msg) -> dict[str, str]:
+    return {"issue": message.key, **{name: str(value)[:200] for name, value in message.params.items()}}
+
+
+def problem_message(fact: Any) -> Optional[Msg]:
+    """The parent's message for a reported contract problem, or None when the fact is not one it knows."""
+    if not isinstance(fact, dict) or fact.get("issue") not in PROBLEM_PARAMS:
+        return None
+    params = PROBLEM_PARAMS[fact["issue"]]
+    if set(fact) != {"issue", *params} or not all(isinstance(fact[name], str) for name in params):
+        return None
+    return M(fact["issue"], **{name: fact[name][:200] for name in params})
+
+
+# ---- validating observations against the request (in the parent) ----------------------------------
+
+Text = Annotated[str, Field(max_length=4000)]
+MAX_NODES = 200_000  # values in one described value: far above any honest observation
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _bounded(value: Any) -> Any:
+    """A described value (``runtime.describe``) of bounded size and depth."""
+    stack, nodes = [(value, 0)], 0
+    while stack:
+        item, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_NODES or depth > 16:
+            raise ValueError("too large or too deeply nested")
+        if isinstance(item, str) and len(item) > 100_000:
+            raise ValueError("a string over 100,000 characters")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return value
+
+
+Described = Annotated[Any, AfterValidator(_bounded)]
+
+
+class Value(Strict):
+    value: Described
+
+
+class Failure(Strict):
+    error: Text
+    call: Text = ""
+    traceback: Annotated[list[Text], Field(max_length=8)] = []
+
+
+Observed = Union[Value, Failure]
+Problems = Annotated[list[dict[str, Any]], Field(min_length=1, max_length=20)]
+
+
+def invalid(model: type[BaseModel], observation: Any) -> Optional[Msg]:
+    """None when ``observation`` fits ``model``; otherwise what is wrong with it (it came from the kernel)."""
+    try:
+        model.model_validate(observation)
+    except ValidationError as error:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(item) for item in first.get("loc", ()))[:80]
+        return M("observation_invalid", where=where or "-", problem=str(first.get("msg", ""))[:120])
+    return None
+
+
+def problems_invalid(problems: Any) -> Optional[Msg]:
+    if any(problem_message(fact) is None for fact in problems or []):
+        return M("observation_invalid", where="problems", problem="not a contract problem the grader knows")
+    return None
+
+
+def count_mismatch(what: str, asked: int, got: Any) -> Optional[Msg]:
+    """Each requested item has exactly one observation: fewer or more is refused, not judged."""
+    count = len(got) if isinstance(got, (list, dict)) else -1
+    return None if count == asked else M("observation_count", what=what, asked=asked, got=max(count, 0))
+
+
+# ---- trained weights, evaluated in the parent -----------------------------------------------------
+
+class Layer(Strict):
+    path: Annotated[str, Field(max_length=100)]
+    type: Annotated[str, Field(max_length=60)]
+    library: bool
+    config: dict[str, Union[bool, int, float, str]] = {}
+
+
+class Parameter(Strict):
+    shape: Annotated[list[Annotated[int, Field(ge=0, le=1 << 20)]], Field(max_length=6)]
+    b64: Optional[Annotated[str, Field(max_length=6_000_000)]]
+
+
+class ModelState(Strict):
+    modules: Annotated[list[Layer], Field(max_length=64)]
+    params: Annotated[dict[str, Parameter], Field(max_length=64)]
+
+
+def decode_state(state: ModelState) -> Optional[dict[str, np.ndarray]]:
+    """Parameters as float32 arrays, or None when any is missing or its bytes do not match its shape."""
+    import base64
+    import binascii
+
+    arrays = {}
+    for name, parameter in state.params.items():
+        if parameter.b64 is None:
+            return None
+        try:
+            raw = base64.b64decode(parameter.b64, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        count = int(np.prod(parameter.shape)) if parameter.shape else 1
+        if len(raw) != 4 * count:
+            return None
+        array = np.frombuffer(raw, dtype=np.float32).reshape(parameter.shape)
+        if not np.all(np.isfinite(array)):
+            return None
+        arrays[name] = array
+    return arrays
 
 
 # ---- helpers for judges (run in the parent) -------------------------------------------------------
@@ -90,9 +224,10 @@ def unavailable(checks: tuple[str, ...] | list[str], reason: Msg | str) -> list[
 
 
 def missing_reason(problems: list[Any], ctx: JudgeContext) -> Msg:
+    messages = [problem_message(fact) or M("unreadable") for fact in problems]
     if ctx.cell_errors:
-        return M("with_cell_error", problems=list(problems), cell_error=ctx.cell_errors[0])
-    return M("list", items=list(problems))
+        return M("with_cell_error", problems=messages, cell_error=ctx.cell_errors[0])
+    return M("list", items=messages)
 
 
 def as_array(description: Any) -> Optional[np.ndarray]:

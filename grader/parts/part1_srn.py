@@ -6,10 +6,11 @@ from typing import Any, Optional
 
 import numpy as np
 
-from grader.messages import M
+from grader.messages import M, Msg
 from grader.parts.base import (
-    JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of,
-    fraction_message, missing_reason, rounded, shape_of, small_table, unavailable,
+    JudgeContext, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array, contract_lookup,
+    count_mismatch, error_of, fraction_message, invalid, missing_reason, problems_invalid, rounded, shape_of,
+    small_table, unavailable,
 )
 
 EXAMPLE_INPUTS = [[1.0, 1.0], [1.0, 1.0], [2.0, 2.0]]  # the homework's all-ones example
@@ -361,14 +362,73 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
     return verdicts
 
 
+# ---- what a probe may send back, checked against the request before any judge sees it ----------
+
+class NumpyObservation(Strict):
+    problems: Optional[Problems] = None
+    cases: Optional[list[Observed]] = None
+
+
+class ModuleObservation(Strict):  # 1.3 and 1.4
+    problems: Optional[Problems] = None
+    init: Optional[Observed] = None
+    fixed: Optional[Observed] = None
+    cases: Optional[list[Observed]] = None
+
+
+def _validate(model: type[Strict], fields: tuple[str, ...]) -> Any:
+    def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+        problem = invalid(model, observation)
+        if problem:
+            return problem
+        if observation.get("problems") is not None:
+            if any(observation.get(name) is not None for name in fields):
+                return M("observation_invalid", where="problems", problem="problems and results together")
+            return problems_invalid(observation["problems"])
+        missing = [name for name in fields if observation.get(name) is None]
+        if missing:
+            return M("observation_invalid", where=missing[0], problem="missing")
+        return count_mismatch("cases", len(request["cases"]), observation["cases"])
+    return validate
+
+
+validate_numpy = _validate(NumpyObservation, ("cases",))
+validate_module = _validate(ModuleObservation, ("init", "fixed", "cases"))
+
+
+def _init_report_ok(init: Any) -> bool:
+    """The 'initialisation' observation's value: types and per-parameter shape, min and max."""
+    if "value" not in init:
+        return True
+    value = init["value"]
+    if not isinstance(value, dict) or set(value) != {"types", "parameters"}:
+        return False
+    if not isinstance(value["types"], list) or not all(isinstance(t, str) for t in value["types"]):
+        return False
+    parameters = value["parameters"]
+    return isinstance(parameters, dict) and all(
+        isinstance(p, dict) and set(p) == {"shape", "min", "max"} and isinstance(p["shape"], list)
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (p["min"], p["max"]))
+        for p in parameters.values())
+
+
+def _validate_module(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    problem = validate_module(request, observation)
+    if problem is None and observation.get("init") is not None and not _init_report_ok(observation["init"]):
+        problem = M("observation_invalid", where="init", problem="not an initialisation report")
+    return problem
+
+
 MODULE = __name__
 PARTS = [
     Part("1.1", "SRN in numpy, no activation", "numpy 实现 SRN(无激活)", ("fixed_example", "hidden_cases"),
-         judge_numpy, plan_numpy_linear, "probe_numpy", MODULE),
+         judge_numpy, plan_numpy_linear, "probe_numpy", MODULE, validate=validate_numpy),
     Part("1.2", "SRN in numpy with tanh", "numpy 实现 SRN(tanh)", ("fixed_example", "hidden_cases"),
-         judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE),
+         judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE, validate=validate_numpy),
     Part("1.3", "SRN with nn.RNNCell", "用 nn.RNNCell 实现 SRN",
-         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_cell, plan_cell, "probe_cell", MODULE),
+         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_cell, plan_cell, "probe_cell", MODULE,
+         validate=_validate_module),
     Part("1.4", "SRN with nn.RNN", "用 nn.RNN 实现 SRN",
-         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_rnn, plan_rnn, "probe_rnn", MODULE),
+         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_rnn, plan_rnn, "probe_rnn", MODULE,
+         validate=_validate_module),
 ]

@@ -7,23 +7,47 @@ the grader's standard loop, which tells "your model is wrong" from "your trainin
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional, Union
 
-from grader.messages import M, render
+import numpy as np
+from pydantic import Field
+
+from grader.messages import M, Msg, render
 from grader.parts.base import (
-    JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of, missing_reason,
-    shape_of, small_table, unavailable,
+    Described, Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, as_array,
+    compare_array, contract_lookup, count_mismatch, decode_state, error_of, invalid, missing_reason,
+    problems_invalid, shape_of, small_table, unavailable,
 )
 
 VOCAB = ["e", "h", "l", "o"]
 SOURCE, TARGET = "hello", "ohlol"
 
 
+def hidden_pair(rng: Any) -> list[str]:
+    """A second task the student cannot know in advance: hello -> ohlol with its input letters and its
+    output letters each relabelled (drawn from the parent's secret seed). It is exactly as hard as the
+    public task, so the reference learns it as reliably, but a model that memorised 'ohlol', loaded
+    pre-trained weights, or ignores its input cannot produce it.
+
+    Why one task per run and not both in one batch: the contract's model has 4 hidden units that are
+    also its logits; measured with the reference, it learns two unrelated sequences at once for fewer
+    than 1 student in 5 (bench/calibrate.py)."""
+    while True:
+        sigma = dict(zip(VOCAB, (str(c) for c in rng.permutation(VOCAB))))
+        tau = dict(zip(VOCAB, (str(c) for c in rng.permutation(VOCAB))))
+        source, target = "".join(sigma[c] for c in SOURCE), "".join(tau[c] for c in TARGET)
+        if source != SOURCE and target != TARGET:
+            return [source, target]
+
+
 def _plan(ctx: PlanContext) -> dict[str, Any]:
     training = ctx.settings.get("training", {})
     seeds = [int(s) for s in training.get("seeds", [2, 6, 7, 11, 14])]
-    return {"seeds": seeds[:2] if ctx.public_only else seeds,
-            "epochs": int(training.get("epochs", 50)), "lr": float(training.get("lr", 0.1))}
+    request = {"seeds": seeds[:2] if ctx.public_only else seeds,
+               "epochs": int(training.get("epochs", 50)), "lr": float(training.get("lr", 0.1))}
+    if not ctx.public_only:
+        request["hidden_pair"] = hidden_pair(ctx.rng)
+    return request
 
 
 def plan_cell(ctx: PlanContext) -> dict[str, Any]:
@@ -40,12 +64,12 @@ plan_rnn = _plan
 
 # ---- in the kernel ---------------------------------------------------------------------------------
 
-def _data() -> tuple[Any, Any]:
+def _data(source: str = SOURCE, target: str = TARGET) -> tuple[Any, Any]:
     import torch
 
     index = {c: i for i, c in enumerate(VOCAB)}
-    inputs = torch.eye(len(VOCAB))[[index[c] for c in SOURCE]].unsqueeze(1)  # (T, 1, 4)
-    labels = torch.tensor([index[c] for c in TARGET]).view(-1, 1)            # (T, 1)
+    inputs = torch.eye(len(VOCAB))[[index[c] for c in source]].unsqueeze(1)  # (T, 1, 4)
+    labels = torch.tensor([index[c] for c in target]).view(-1, 1)            # (T, 1)
     return inputs, labels
 
 
@@ -88,32 +112,51 @@ def _history(history: Any, epochs: int) -> dict[str, Any]:
     return {"well_formed": len(losses) == epochs, "losses": losses, "words": words}
 
 
-def _train_both(model_factory: Any, train: Any, logits_of: Any, request: dict[str, Any]) -> list[dict[str, Any]]:
+def _train_both(model_factory: Any, train: Any, logits_of: Any, request: dict[str, Any],
+                with_h0: bool) -> list[dict[str, Any]]:
+    """Per seed: the student's loop on hello (and on the hidden task), the grader's loop on the hidden task
+    (hello in a self-check). Each run reports its prediction *and* its trained weights: the parent
+    evaluates the weights itself and believes its own prediction (see judge)."""
     import torch
 
-    from grader.sandbox.runtime import call, observe, seed_everything
+    from grader.sandbox.runtime import call, describe, describe_state, observe, seed_everything
 
-    inputs, labels = _data()
+    hidden = request.get("hidden_pair")
+    public_task, grader_task = (SOURCE, TARGET), tuple(hidden) if hidden else (SOURCE, TARGET)
+
+    def outcome(model: Any, source: str, other: Optional[str] = None) -> dict[str, Any]:
+        with torch.no_grad():
+            logits = call(logits_of, model, _data(source)[0], label="forward")
+            seen = {"claimed": _prediction(logits), "state": describe_state(model),
+                    "h0": describe(call(model.init_hidden, label="init_hidden")) if with_h0 else None}
+            if other is not None:  # does the output depend on the input at all?
+                other_logits = call(logits_of, model, _data(other)[0], label="forward")
+                seen["same_logits"] = bool(torch.equal(logits, other_logits))
+        return seen
+
+    def own(seed: int, task: tuple[str, str], other: Optional[str]) -> dict[str, Any]:
+        seed_everything(seed)
+        inputs, labels = _data(*task)
+        model = call(model_factory, label="model")
+        history = call(train, model, inputs.clone(), labels.clone(), request["epochs"], request["lr"],
+                       label=train.__name__)
+        return {**outcome(model, task[0], other), **_history(history, request["epochs"])}
+
+    def standard(seed: int) -> dict[str, Any]:
+        seed_everything(seed)
+        inputs, labels = _data(*grader_task)
+        model = call(model_factory, label="model")
+        _standard_training(model, lambda m, x: call(logits_of, m, x, label="forward"), inputs, labels,
+                           request["epochs"], request["lr"])
+        return outcome(model, grader_task[0])
+
     runs = []
     for seed in request["seeds"]:
-        def own() -> dict[str, Any]:
-            seed_everything(seed)
-            model = call(model_factory, label="model")
-            history = call(train, model, inputs.clone(), labels.clone(), request["epochs"], request["lr"],
-                           label=train.__name__)
-            with torch.no_grad():
-                predicted = _prediction(call(logits_of, model, inputs, label="forward"))
-            return {"predicted": predicted, **_history(history, request["epochs"])}
-
-        def standard() -> dict[str, Any]:
-            seed_everything(seed)
-            model = call(model_factory, label="model")
-            _standard_training(model, lambda m, x: call(logits_of, m, x, label="forward"), inputs, labels,
-                               request["epochs"], request["lr"])
-            with torch.no_grad():
-                return {"predicted": _prediction(call(logits_of, model, inputs, label="forward"))}
-
-        runs.append({"seed": seed, "own": observe(own), "standard": observe(standard)})
+        run = {"seed": seed, "own": observe(lambda: own(seed, public_task, hidden[0] if hidden else None))}
+        if hidden:
+            run["own_hidden"] = observe(lambda: own(seed, grader_task, None))
+        run["standard"] = observe(lambda: standard(seed))
+        runs.append(run)
     return runs
 
 
@@ -148,7 +191,7 @@ def probe_cell(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, 
         return seen
 
     observation["shapes"] = observe(shapes)
-    observation["training"] = _train_both(lambda: Model(4, 4, 1), train, _cell_logits, request)
+    observation["training"] = _train_both(lambda: Model(4, 4, 1), train, _cell_logits, request, with_h0=True)
     return observation
 
 
@@ -170,39 +213,240 @@ def probe_rnn(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, A
         return seen
 
     return {"shapes": observe(shapes),
-            "training": _train_both(lambda: Model(4, 4, 1), train, lambda m, x: m(x), request)}
+            "training": _train_both(lambda: Model(4, 4, 1), train, lambda m, x: m(x), request, with_h0=False)}
 
 
 # ---- in the parent ---------------------------------------------------------------------------------
 
+class TrainedRun(Strict):
+    """What one training run reports: its prediction (a claim), its weights (evaluated here) and plots."""
+    claimed: Annotated[str, Field(max_length=40)]
+    state: ModelState
+    h0: Optional[Described] = None
+    same_logits: Optional[bool] = None
+    losses: Annotated[list[float], Field(max_length=1000)] = []
+    words: Annotated[list[Annotated[str, Field(max_length=20)]], Field(max_length=1000)] = []
+    well_formed: Optional[bool] = None
+
+
+class RunFailure(Failure):
+    pass
+
+
+class RunValue(Strict):
+    value: TrainedRun
+
+
+RunObserved = Union[RunValue, RunFailure]
+
+
+class SeedRuns(Strict):
+    seed: int
+    own: RunObserved
+    own_hidden: Optional[RunObserved] = None
+    standard: RunObserved
+
+
+class HelloObservation(Strict):
+    data_problems: Optional[Problems] = None
+    encode: Optional[list[Observed]] = None
+    one_hot: Optional[Observed] = None
+    model_problems: Optional[Problems] = None
+    shapes: Optional[Observed] = None
+    training: Optional[Annotated[list[SeedRuns], Field(max_length=20)]] = None
+
+
+CELL_SHAPE_KEYS = ("init_hidden_b1", "forward_b1", "init_hidden_b3", "forward_b3")
+RNN_SHAPE_KEYS = ("T5_B1_L1", "T5_B2_L1", "T3_B1_L2")
+
+
+def _validate(request: dict[str, Any], observation: Any, with_data: bool, shape_keys: tuple[str, ...]) -> Optional[Msg]:
+    problem = invalid(HelloObservation, observation)
+    if problem:
+        return problem
+    if with_data:
+        if observation.get("data_problems") is not None:
+            if observation.get("encode") is not None or observation.get("one_hot") is not None:
+                return M("observation_invalid", where="data_problems", problem="problems and results together")
+            problem = problems_invalid(observation["data_problems"])
+        elif observation.get("encode") is None or observation.get("one_hot") is None:
+            return M("observation_invalid", where="encode", problem="missing")
+        else:
+            problem = count_mismatch("encode", len(request["encode_words"]), observation["encode"])
+        if problem:
+            return problem
+    elif observation.get("data_problems") is not None or observation.get("encode") is not None:
+        return M("observation_invalid", where="encode", problem="not asked for")
+    if observation.get("model_problems") is not None:
+        if observation.get("shapes") is not None or observation.get("training") is not None:
+            return M("observation_invalid", where="model_problems", problem="problems and results together")
+        return problems_invalid(observation["model_problems"])
+    if observation.get("shapes") is None or observation.get("training") is None:
+        return M("observation_invalid", where="training", problem="missing")
+    shapes = observation["shapes"]
+    if "value" in shapes and (not isinstance(shapes["value"], dict) or set(shapes["value"]) != set(shape_keys)):
+        return M("observation_invalid", where="shapes", problem="not the shapes the grader asked for")
+    seeds = [run["seed"] for run in observation["training"]]
+    if seeds != list(request["seeds"]):
+        return M("observation_count", what="training seeds", asked=len(request["seeds"]), got=len(seeds))
+    hidden = "hidden_pair" in request
+    if any((run.get("own_hidden") is not None) != hidden for run in observation["training"]):
+        return M("observation_invalid", where="training.own_hidden", problem="does not match the request")
+    return None
+
+
+def validate_cell(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    return _validate(request, observation, True, CELL_SHAPE_KEYS)
+
+
+def validate_rnn(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    return _validate(request, observation, False, RNN_SHAPE_KEYS)
+
+
+def _contract_layer(state: dict[str, Any], kind: str) -> Optional[tuple[Any, dict[str, np.ndarray], str]]:
+    """(layer settings, its arrays by short name, nonlinearity) when the trained model is exactly the
+    contract's (one torch nn.RNNCell / nn.RNN, 4 hidden units that are the logits); else None."""
+    model = ModelState.model_validate(state)
+    arrays = decode_state(model)
+    layers = [m for m in model.modules if m.path != ""]
+    wanted = "RNNCell" if kind == "cell" else "RNN"
+    if arrays is None or len(layers) != 1 or layers[0].type != wanted or not layers[0].library:
+        return None
+    layer = layers[0]
+    prefix = layer.path + "."
+    if not all(name.startswith(prefix) for name in arrays):
+        return None
+    short = {name[len(prefix):]: array for name, array in arrays.items()}
+    config = layer.config
+    nonlinearity = config.get("nonlinearity", "tanh")
+    if nonlinearity not in ("tanh", "relu") or config.get("batch_first") or config.get("bidirectional") \
+            or config.get("proj_size", 0):
+        return None
+    layers_n = int(config.get("num_layers", 1)) if kind == "rnn" else 1
+    suffixes = [""] if kind == "cell" else [f"_l{k}" for k in range(layers_n)]
+    with_bias = {f"{w}{x}" for x in suffixes for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    without = {f"{w}{x}" for x in suffixes for w in ("weight_ih", "weight_hh")}
+    if set(short) not in (with_bias, without):
+        return None
+    for x in suffixes:
+        hidden = short[f"weight_hh{x}"].shape
+        if hidden != (4, 4) or short[f"weight_ih{x}"].shape != (4, 4):
+            return None
+    return config, short, nonlinearity
+
+
+def evaluate_trained(kind: str, run: dict[str, Any], source: str) -> Optional[str]:
+    """The grader's own prediction for `source` from the run's trained weights, using the contract's
+    architecture; None when the model is not the contract's (then only the student's process has run it)."""
+    import torch
+
+    fitted = _contract_layer(run["state"], kind)
+    if fitted is None:
+        return None
+    config, short, nonlinearity = fitted
+    tensors = {name: torch.from_numpy(array.copy()) for name, array in short.items()}
+    inputs = _data(source)[0]
+    with torch.no_grad():
+        if kind == "cell":
+            cell = torch.nn.RNNCell(4, 4, bias="bias_ih" in short, nonlinearity=nonlinearity)
+            cell.load_state_dict(tensors)
+            h0 = as_array(run.get("h0"))
+            hidden = torch.tensor(h0, dtype=torch.float32) if h0 is not None and h0.shape == (1, 4) \
+                else torch.zeros(1, 4)
+            steps = []
+            for x_t in inputs:
+                hidden = cell(x_t, hidden)
+                steps.append(hidden)
+            logits = torch.cat(steps)
+        else:
+            layers = int(config.get("num_layers", 1))
+            rnn = torch.nn.RNN(4, 4, layers, nonlinearity=nonlinearity, bias="bias_ih_l0" in short)
+            rnn.load_state_dict(tensors)
+            logits = rnn(inputs, torch.zeros(layers, 1, 4))[0].reshape(-1, 4)
+    return _prediction(logits)
+
+
 def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: JudgeContext,
-                    train_name: str, model_name: str) -> list[Verdict]:
-    needed = int(ctx.settings.get("training", {}).get("min_passing_seeds", 3))
-    needed = min(needed, len(runs))
-    own_ok = [r["seed"] for r in runs if r["own"].get("value", {}).get("predicted") == TARGET]
-    standard_ok = [r["seed"] for r in runs if r["standard"].get("value", {}).get("predicted") == TARGET]
-    predictions = {r["seed"]: (r["own"].get("value", {}).get("predicted") or render(error_of(r["own"]) or "?"))
-                   for r in runs}
+                    train_name: str, model_name: str, kind: str) -> list[Verdict]:
+    """Predictions come from the parent's own evaluation of the trained weights whenever the model is the
+    contract's; the student's process is believed only for other architectures, and the check says so."""
+    settings = ctx.settings.get("training", {})
+    hidden = request.get("hidden_pair")
+    needed = int(settings.get("min_passing_seeds", 3))
+    needed_hidden = int(settings.get("min_passing_hidden_seeds", 2))
+    total = len(request["seeds"])
+    in_process_only, disagreements = False, []
+
+    def predicted(observed: dict[str, Any], source: str, seed: int, which: str) -> Optional[str]:
+        nonlocal in_process_only
+        if "value" not in observed:
+            return None
+        value = observed["value"]
+        evaluated = evaluate_trained(kind, value, source)
+        if evaluated is None:
+            in_process_only = True
+            return value["claimed"]
+        if evaluated != value["claimed"]:
+            disagreements.append(f"seed {seed} ({which}): reported {value['claimed']!r}, "
+                                 f"the weights give {evaluated!r}")
+        return evaluated
+
+    own_ok, hidden_ok, standard_ok, blind = [], [], [], []
+    predictions: dict[int, str] = {}
+    grader_task = tuple(hidden) if hidden else (SOURCE, TARGET)
+    for run in runs:
+        seed = run["seed"]
+        word = predicted(run["own"], SOURCE, seed, train_name)
+        predictions[seed] = word if word is not None else render(error_of(run["own"]) or "?")
+        if word == TARGET:
+            if hidden and run["own"]["value"].get("same_logits") is not False and \
+                    evaluate_trained(kind, run["own"]["value"], SOURCE) is None:
+                blind.append(seed)  # not the contract's model, and its output ignores the input
+            else:
+                own_ok.append(seed)
+        if hidden and predicted(run["own_hidden"], hidden[0], seed, f"{train_name}, hidden task") == hidden[1]:
+            hidden_ok.append(seed)
+        if predicted(run["standard"], grader_task[0], seed, "the grader's loop") == grader_task[1]:
+            standard_ok.append(seed)
+    if disagreements:
+        ctx.interference.append(f"{model_name}: the predictions reported from the student's process differ from "
+                                f"the grader's evaluation of the trained weights ({disagreements[0]})")
     epochs = request["epochs"]
     seen = ", ".join(f"seed {seed}: {word}" for seed, word in predictions.items())
     plot = {"series": {f"seed {r['seed']}": [[i + 1, loss] for i, loss in enumerate(r["own"]["value"]["losses"])]
                        for r in runs if r["own"].get("value", {}).get("losses")},
             "threshold": None, "log_y": False, "x": "epoch", "y": "loss"}
-    counts = {"target": TARGET, "epochs": epochs, "passed": len(own_ok), "total": len(runs), "needed": needed,
+    counts = {"target": TARGET, "epochs": epochs, "passed": len(own_ok), "total": total, "needed": needed,
               "train": train_name, "model": model_name}
-    if len(own_ok) >= needed:
-        own = Verdict("own_training", 1.0, M("hello_own_ok", **counts), expected=TARGET, got=seen, plot=plot)
+    own_fraction = min(1.0, len(own_ok) / max(needed, 1))
+    hidden_note: Msg = M("empty")
+    if hidden:
+        own_fraction = min(own_fraction, len(hidden_ok) / max(needed_hidden, 1))
+        hidden_note = M("hello_hidden", passed=len(hidden_ok), total=total, needed=needed_hidden,
+                        train=train_name)
+    if blind:
+        hidden_note = M("concat", first=hidden_note, second=M("hello_input_blind", model=model_name, count=len(blind)))
+    standard_needed = needed_hidden if hidden else needed
+    if own_fraction >= 1.0:
+        own = Verdict("own_training", 1.0, M("hello_own_ok", **counts), expected=TARGET, got=seen, plot=plot,
+                      hidden=bool(hidden))
     else:
-        hint = M("hello_loop_hint", **counts) if len(standard_ok) >= needed else M("empty")
-        own = Verdict("own_training", len(own_ok) / max(needed, 1), M("hello_own_short", hint=hint, **counts),
-                      expected=TARGET, got=seen, plot=plot)
-    if len(standard_ok) >= needed:
-        model = Verdict("model_trains", 1.0, M("hello_model_ok", **counts))
+        hint = M("hello_loop_hint", **counts) if len(standard_ok) >= standard_needed else M("empty")
+        own = Verdict("own_training", min(1.0, max(0.0, own_fraction)),
+                      M("hello_own_short", hint=M("concat", first=hint, second=hidden_note), **counts),
+                      expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
+    standard_counts = {**counts, "passed": len(standard_ok), "needed": standard_needed}
+    prefix = "hello_model_hidden" if hidden else "hello_model"
+    if len(standard_ok) >= standard_needed:
+        model = Verdict("model_trains", 1.0, M(f"{prefix}_ok", **standard_counts), hidden=bool(hidden))
     else:
         errors = [error_of(r["standard"]) for r in runs if error_of(r["standard"])]
-        model = Verdict("model_trains", len(standard_ok) / max(needed, 1),
-                        M("hello_model_short", **{**counts, "passed": len(standard_ok)},
-                          error=M("suffix", text=errors[0]) if errors else M("empty")))
+        model = Verdict("model_trains", len(standard_ok) / max(standard_needed, 1),
+                        M(f"{prefix}_short", **standard_counts,
+                          error=M("suffix", text=errors[0]) if errors else M("empty")), hidden=bool(hidden))
+    if in_process_only:
+        own, model = (Verdict(v.check, v.fraction, M("verified_in_process", message=v.message), v.expected, v.got,
+                              v.hidden, v.plot) for v in (own, model))
     return [own, model]
 
 
@@ -242,7 +486,7 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
                  for name, got in shapes["value"].items() if shape_of(got) != (int(name[-1]), 4)]
         problem = M("list", items=wrong) if wrong else None
     verdicts.append(Verdict("model_shapes", 0.0 if problem else 1.0, problem or M("hello_cell_shapes_ok")))
-    return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_cell", "HelloCell")
+    return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_cell", "HelloCell", "cell")
 
 
 def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
@@ -261,15 +505,16 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
                                got=shape_of(got), expected=(T * B, 4)))
         problem = M("list", items=wrong) if wrong else None
     verdicts = [Verdict("model_shapes", 0.0 if problem else 1.0, problem or M("hello_rnn_shapes_ok"))]
-    return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_rnn", "HelloRNN")
+    return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_rnn", "HelloRNN", "rnn")
 
 
 MODULE = __name__
 PARTS = [
     Part("2.1", "hello -> ohlol with nn.RNNCell", "用 nn.RNNCell 实现 hello -> ohlol",
          ("encode", "one_hot", "model_shapes", "own_training", "model_trains"),
-         judge_cell, plan_cell, "probe_cell", MODULE),
+         judge_cell, plan_cell, "probe_cell", MODULE, validate=validate_cell),
     Part("2.2", "hello -> ohlol with nn.RNN", "用 nn.RNN 实现 hello -> ohlol",
-         ("model_shapes", "own_training", "model_trains"), judge_rnn, plan_rnn, "probe_rnn", MODULE),
+         ("model_shapes", "own_training", "model_trains"), judge_rnn, plan_rnn, "probe_rnn", MODULE,
+         validate=validate_rnn),
 ]
 

@@ -7,13 +7,17 @@ losses in many scales (sum, mean, per batch); this one is comparable across them
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Any, Optional
+from typing import Annotated, Any, Optional, Union
 
-from grader.messages import M, render
+from pydantic import Field
+
+from grader.messages import M, Msg, render
 from grader.parts.base import (
-    JudgeContext, Part, PlanContext, Verdict, compare_array, contract_lookup, error_of, missing_reason,
-    shape_of, unavailable,
+    Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array,
+    contract_lookup, count_mismatch, decode_state, error_of, invalid, missing_reason, problems_invalid, shape_of,
+    unavailable,
 )
 
 PAIRS = [("man", "women"), ("black", "white"), ("king", "queen"), ("girl", "boy"), ("up", "down"), ("high", "low")]
@@ -34,8 +38,11 @@ def plan(ctx: PlanContext) -> dict[str, Any]:
     if ctx.public_only:
         request["epoch_budget"] = min(request["epoch_budget"], int(training.get("self_check_budget", 100)))
     else:
-        words = list(ctx.rng.permutation(HIDDEN_WORDS)[:4])
+        words = [str(w) for w in ctx.rng.permutation(HIDDEN_WORDS)]
         request["data_cases"].append({"pairs": [(words[0], words[1]), (words[2], words[3])], "n_step": 6})
+        # trained beside the six public pairs: a model cannot know these in advance (pre-trained weights,
+        # memorised outputs), and a train_seq2seq that ignores its `pairs` argument never learns them
+        request["pairs"] = PAIRS + [(words[4], words[5]), (words[6], words[7])]
     return request
 
 
@@ -56,14 +63,14 @@ def _tensors(pairs: list[tuple[str, str]]) -> tuple[Any, Any, Any]:
     return torch.stack(enc), torch.stack(dec), torch.tensor(out)
 
 
-def _grader_loss(model: Any, device: str) -> float:
+def _grader_loss(model: Any, device: str, pairs: list[tuple[str, str]]) -> float:
     import torch
 
-    enc, dec, out = _tensors(PAIRS)
+    enc, dec, out = _tensors(pairs)
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        logits = model(enc.to(device), torch.zeros(1, len(PAIRS), model_hidden_size(model), device=device),
+        logits = model(enc.to(device), torch.zeros(1, len(pairs), model_hidden_size(model), device=device),
                        dec.to(device))  # (T, B, C)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]).float().cpu(),
                                                  out.t().reshape(-1))
@@ -87,7 +94,7 @@ def model_hidden_size(model: Any) -> int:
 def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     import torch
 
-    from grader.sandbox.runtime import call, describe, observe, seed_everything
+    from grader.sandbox.runtime import call, describe, describe_state, observe, seed_everything
 
     observation: dict[str, Any] = {}
     found, problems = contract_lookup(namespace, ["make_data"])
@@ -119,28 +126,26 @@ def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
 
     def training() -> dict[str, Any]:
         seed_everything(request["seed"])
+        pairs = [tuple(p) for p in request["pairs"]]
         model = call(Model, len(LETTERS), 128, label="Seq2Seq").to(device)
         curve, student_losses, epochs = [], [], 0
         started = time.perf_counter()
-        curve.append((0, _grader_loss(model, device)))
+        curve.append((0, _grader_loss(model, device, pairs)))
         while epochs < request["epoch_budget"]:
-            returned = call(train, model, [tuple(p) for p in request["pairs"]], request["chunk_epochs"], device,
-                            label="train_seq2seq")
+            returned = call(train, model, list(pairs), request["chunk_epochs"], device, label="train_seq2seq")
             epochs += request["chunk_epochs"]
             try:
                 student_losses += [float(x) for x in list(returned)[:request["chunk_epochs"]]]
             except (TypeError, ValueError):
                 pass  # malformed return values only cost the plot
-            curve.append((epochs, _grader_loss(model, device)))
+            curve.append((epochs, _grader_loss(model, device, pairs)))
             if curve[-1][1] < request["loss_threshold"]:
                 break
         seconds = time.perf_counter() - started
-        words = {}
-        for word, _ in request["pairs"]:
-            seen = observe(lambda word=word: describe(call(translate, model, word, device, label="translate")))
-            words[word] = seen
+        words = [observe(lambda word=word: describe(call(translate, model, word, device, label="translate")))
+                 for word, _ in pairs]
         return {"curve": curve, "student_losses": student_losses[:2000], "epochs": epochs,
-                "seconds": seconds, "translations": words}
+                "seconds": seconds, "translations": words, "state": describe_state(model)}
 
     observation["training"] = observe(training)
     return observation
@@ -151,6 +156,139 @@ def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
 def _dtype_family(dtype: Optional[str]) -> str:
     dtype = str(dtype or "")
     return "float" if "float" in dtype else "int" if "int" in dtype else dtype
+
+
+class TrainingResult(Strict):
+    curve: Annotated[list[Annotated[list[float], Field(min_length=2, max_length=2)]], Field(min_length=1, max_length=200)]
+    student_losses: Annotated[list[float], Field(max_length=2000)] = []
+    epochs: Annotated[int, Field(ge=0, le=1_000_000)]
+    seconds: Annotated[float, Field(ge=0)]
+    translations: list[Observed]
+    state: ModelState
+
+
+class TrainingValue(Strict):
+    value: TrainingResult
+
+
+class Seq2SeqObservation(Strict):
+    data_problems: Optional[Problems] = None
+    make_data: Optional[list[Observed]] = None
+    model_problems: Optional[Problems] = None
+    shapes: Optional[Observed] = None
+    training: Optional[Union[TrainingValue, Failure]] = None
+
+
+def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    problem = invalid(Seq2SeqObservation, observation)
+    if problem:
+        return problem
+    if observation.get("data_problems") is not None:
+        if observation.get("make_data") is not None:
+            return M("observation_invalid", where="data_problems", problem="problems and results together")
+        problem = problems_invalid(observation["data_problems"])
+    else:
+        problem = count_mismatch("make_data cases", len(request["data_cases"]), observation.get("make_data"))
+    if problem:
+        return problem
+    if observation.get("model_problems") is not None:
+        if observation.get("shapes") is not None or observation.get("training") is not None:
+            return M("observation_invalid", where="model_problems", problem="problems and results together")
+        return problems_invalid(observation["model_problems"])
+    if observation.get("shapes") is None or observation.get("training") is None:
+        return M("observation_invalid", where="training", problem="missing")
+    shapes = observation["shapes"]
+    if "value" in shapes and (not isinstance(shapes["value"], dict) or set(shapes["value"]) != {"B2", "B6"}):
+        return M("observation_invalid", where="shapes", problem="not the shapes the grader asked for")
+    if "value" in observation["training"]:
+        return count_mismatch("translations", len(request["pairs"]), observation["training"]["value"]["translations"])
+    return None
+
+
+class ContractModel:
+    """The contract's seq2seq (nn.RNN encoder, nn.RNN decoder, nn.Linear), rebuilt in the parent from a
+    student's trained weights, with the reference's forward: the grader's loss and translations come from
+    here, not from the student's process."""
+
+    def __init__(self, encoder: Any, decoder: Any, fc: Any) -> None:
+        self.encoder, self.decoder, self.fc = encoder, decoder, fc
+        self.n_hidden = encoder.hidden_size
+
+    def __call__(self, enc_input: Any, enc_hidden: Any, dec_input: Any) -> Any:
+        _, context = self.encoder(enc_input.transpose(0, 1), enc_hidden)
+        decoded, _ = self.decoder(dec_input.transpose(0, 1), context)
+        return self.fc(decoded)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Optional["ContractModel"]:
+        import torch
+
+        model = ModelState.model_validate(state)
+        arrays = decode_state(model)
+        if arrays is None:
+            return None
+        layers = [m for m in model.modules if m.path != ""]
+        rnns = [m for m in layers if m.type == "RNN" and m.library]
+        linears = [m for m in layers if m.type == "Linear" and m.library]
+        others = [m for m in layers if m not in rnns and m not in linears and not (m.type == "Dropout" and m.library)]
+        if len(rnns) != 2 or len(linears) != 1 or others:
+            return None
+        named = sorted(rnns, key=lambda m: 0 if "enc" in m.path.lower() else 1 if "dec" in m.path.lower() else 0.5)
+        built = []
+        for layer in (*named, linears[0]):
+            prefix = layer.path + "."
+            short = {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
+            config = layer.config
+            try:
+                if layer.type == "RNN":
+                    if config.get("num_layers", 1) != 1 or config.get("batch_first") or config.get("bidirectional") \
+                            or config.get("proj_size", 0) or config.get("nonlinearity", "tanh") not in ("tanh", "relu"):
+                        return None
+                    module = torch.nn.RNN(int(config["input_size"]), int(config["hidden_size"]),
+                                          nonlinearity=str(config.get("nonlinearity", "tanh")),
+                                          bias="bias_ih_l0" in short)
+                else:
+                    module = torch.nn.Linear(int(config["in_features"]), int(config["out_features"]),
+                                             bias="bias" in short)
+                module.load_state_dict({name: torch.from_numpy(array.copy()) for name, array in short.items()})
+            except (KeyError, TypeError, ValueError, RuntimeError):
+                return None
+            built.append(module.eval())
+        if sum(len([n for n in arrays if n.startswith(m.path + ".")]) for m in (*named, linears[0])) != len(arrays):
+            return None
+        encoder, decoder, fc = built
+        if encoder.input_size != len(LETTERS) or decoder.input_size != len(LETTERS) or \
+                decoder.hidden_size != encoder.hidden_size or fc.in_features != encoder.hidden_size or \
+                fc.out_features != len(LETTERS):
+            return None
+        return cls(encoder, decoder, fc)
+
+    def loss(self, pairs: list[tuple[str, str]]) -> float:
+        import torch
+
+        enc, dec, out = _tensors(pairs)
+        with torch.no_grad():
+            logits = self(enc, torch.zeros(1, len(pairs), self.n_hidden), dec)
+            return float(torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), out.t().reshape(-1)))
+
+    def translate(self, word: str, n_step: int = 5) -> str:
+        """Greedy decoding, as the reference's translate."""
+        import torch
+
+        eye = torch.eye(len(LETTERS))
+        position = {c: i for i, c in enumerate(LETTERS)}
+        enc = eye[[position[c] for c in word.ljust(max(n_step, len(word)), "?") + "E"]].unsqueeze(0)
+        decoder_input = eye[[position["S"]]].unsqueeze(0)
+        letters: list[str] = []
+        with torch.no_grad():
+            for _ in range(n_step + 1):
+                logits = self(enc, torch.zeros(1, 1, self.n_hidden), decoder_input)
+                letter = LETTERS[int(logits[-1, 0].argmax())]
+                if letter == "E":
+                    break
+                letters.append(letter)
+                decoder_input = torch.cat([decoder_input, eye[[position[letter]]].unsqueeze(0)], dim=1)
+        return "".join(letters).replace("?", "")
 
 
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
@@ -190,39 +328,57 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     if error_of(training):
         return verdicts + unavailable(("training", "translations"), M("training_failed", error=error_of(training)))
     result = training["value"]
-    final = result["curve"][-1][1]
+    pairs = [tuple(p) for p in request["pairs"]]
     threshold = request["loss_threshold"]
-    plot = {"series": {"grader": [list(point) for point in result["curve"]],
+    rebuilt = ContractModel.from_state(result["state"])
+    claimed = result["curve"][-1][1]
+    if rebuilt is not None:
+        final = rebuilt.loss(pairs)  # the parent's own measure; the student's process only claimed `claimed`
+        if abs(final - claimed) > 1e-3 + 1e-2 * abs(final):
+            ctx.interference.append(f"Seq2Seq: the loss reported from the student's process ({claimed:.4f}) differs "
+                                    f"from the grader's evaluation of the trained weights ({final:.4f})")
+    else:
+        final = claimed
+    curve = [list(point) for point in result["curve"][:-1]] + [[result["curve"][-1][0], final]]
+    plot = {"series": {"grader": curve,
                        "train_seq2seq": [[i + 1, loss] for i, loss in enumerate(result["student_losses"])]},
             "threshold": threshold, "log_y": True, "x": "epoch", "y": "loss"}
+    hidden = len(pairs) > len(PAIRS)
     if final < threshold:
-        verdicts.append(Verdict("training", 1.0, M("seq2seq_trained", threshold=threshold, epochs=result["epochs"],
-                                                   seconds=result["seconds"], device=request["device"]),
-                                expected=threshold, got=round(final, 5), plot=plot))
+        training_verdict = Verdict("training", 1.0, M("seq2seq_trained", threshold=threshold, epochs=result["epochs"],
+                                                      seconds=result["seconds"], device=request["device"]),
+                                   expected=threshold, got=round(final, 5), plot=plot, hidden=hidden)
     else:
-        start = result["curve"][0][1]
+        start = math.log(len(LETTERS))  # the loss of a model that knows nothing: not the student's claim
         progress = max(0.0, min(1.0, (start - final) / max(start - threshold, 1e-9)))
-        verdicts.append(Verdict("training", 0.5 * progress,
-                                M("seq2seq_short", loss=final, epochs=result["epochs"], threshold=threshold),
-                                expected=threshold, got=round(final, 5), plot=plot))
-    correct, wrong = 0, []
-    table = []
-    for word, target in request["pairs"]:
-        seen = result["translations"].get(word, {})
+        training_verdict = Verdict("training", 0.5 * progress,
+                                   M("seq2seq_short", loss=final, epochs=result["epochs"], threshold=threshold),
+                                   expected=threshold, got=round(final, 5), plot=plot, hidden=hidden)
+    correct, wrong, table = 0, [], []
+    for (word, target), seen in zip(pairs, result["translations"]):
         error = error_of(seen)
         got = seen.get("value") if isinstance(seen.get("value"), str) else (render(error) if error else seen.get("value"))
-        table.append({"word": word, "expected": target, "got": got})
-        if got == target:
+        decoded = rebuilt.translate(word) if rebuilt is not None else None
+        table.append({"word": word, "expected": target, "got": got, **({"grader": decoded} if rebuilt else {})})
+        if got == target and (decoded is None or decoded == target):
             correct += 1
+        elif got == target:
+            wrong.append(f"{word} -> {got!r}, but the grader's decoding of your weights gives {decoded!r}")
         else:
             wrong.append(f"{word} -> {got!r}")
-    verdicts.append(Verdict("translations", correct / len(request["pairs"]),
-                            M("translations", correct=correct, total=len(request["pairs"]),
-                              wrong=(": " + ", ".join(wrong)) if wrong else ""), expected=None, got=table))
-    return verdicts
+    translations = Verdict("translations", correct / len(pairs),
+                           M("translations", correct=correct, total=len(pairs),
+                             wrong=(": " + ", ".join(wrong[:4])) if wrong else ""), expected=None, got=table,
+                           hidden=hidden)
+    if rebuilt is None:
+        training_verdict, translations = (
+            Verdict(v.check, v.fraction, M("verified_in_process", message=v.message), v.expected, v.got, v.hidden,
+                    v.plot) for v in (training_verdict, translations))
+    return verdicts + [training_verdict, translations]
 
 
 MODULE = __name__
 PARTS = [Part("3", "Encoder-decoder seq2seq", "编码器-解码器 seq2seq",
-              ("make_data", "model_shape", "training", "translations"), judge, plan, "probe", MODULE)]
+              ("make_data", "model_shape", "training", "translations"), judge, plan, "probe", MODULE,
+              validate=validate)]
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
+
+from pydantic import Field
 
 from grader.contract import RNN_SHAPE_KEYS
-from grader.messages import M
-from grader.parts.base import JudgeContext, Part, PlanContext, Verdict, contract_lookup, missing_reason
+from grader.messages import M, Msg
+from grader.parts.base import (
+    JudgeContext, Part, PlanContext, Problems, Strict, Verdict, contract_lookup, invalid, missing_reason,
+    problems_invalid,
+)
 from grader.parts.written import rubric_verdict
 
 # Obvious synonyms students write for the five dimension names.
@@ -45,8 +50,23 @@ def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
         return {"problems": problems}
     shapes = found["RNN_SHAPES"]
     if not isinstance(shapes, dict):
-        return {"problems": [M("not_dict", name="RNN_SHAPES", found=type(shapes).__name__).to_json()]}
+        return {"problems": [{"issue": "not_dict", "name": "RNN_SHAPES", "found": type(shapes).__name__[:100]}]}
     return {"shapes": {str(k)[:60]: (v[:200] if isinstance(v, str) else repr(v)[:200]) for k, v in shapes.items()}}
+
+
+class ShapesObservation(Strict):
+    problems: Optional[Problems] = None
+    shapes: Optional[Annotated[dict[Annotated[str, Field(max_length=60)], Annotated[str, Field(max_length=200)]],
+                               Field(max_length=64)]] = None
+
+
+def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    problem = invalid(ShapesObservation, observation)
+    if problem:
+        return problem
+    if (observation.get("problems") is None) == (observation.get("shapes") is None):
+        return M("observation_invalid", where="shapes", problem="neither shapes nor problems, or both")
+    return problems_invalid(observation.get("problems"))
 
 
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
@@ -70,4 +90,4 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
 
 
 PARTS = [Part("4", "Summary of nn.RNNCell and nn.RNN", "总结 nn.RNNCell 与 nn.RNN", ("shapes", "summary"),
-              judge, plan, "probe", __name__, written=True)]
+              judge, plan, "probe", __name__, written=True, validate=validate)]

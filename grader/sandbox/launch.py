@@ -311,6 +311,9 @@ def _refuse(record: ExecutionRecord, reason: Msg) -> None:
 def _handle(message: Any, record: ExecutionRecord) -> bool:
     if isinstance(message, protocol.PhaseMessage):
         record.phases[message.name] = message.seconds
+    elif isinstance(message, protocol.CellMessage):
+        if len(record.cells) < 100_000:
+            record.cells.append(message.cell.model_dump())
     elif isinstance(message, protocol.CellsMessage):
         record.cells = [cell.model_dump() for cell in message.cells]
         record.phases["student_code"] = message.seconds

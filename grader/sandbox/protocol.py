@@ -48,6 +48,11 @@ class CellsMessage(_Strict):
     seconds: Seconds
 
 
+class CellMessage(_Strict):
+    type: Literal["cell"]
+    cell: CellRecordModel
+
+
 class ProbeMessage(_Strict):
     type: Literal["probe"]
     part: Annotated[str, Field(max_length=20)]
@@ -87,7 +92,7 @@ class DoneMessage(_Strict):
 
 
 WorkerMessage = Annotated[
-    Union[PhaseMessage, CellsMessage, ProbeMessage, FatalMessage, SandboxMessage, IntegrityMessage, DoneMessage],
+    Union[PhaseMessage, CellMessage, CellsMessage, ProbeMessage, FatalMessage, SandboxMessage, IntegrityMessage, DoneMessage],
     Field(discriminator="type")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(WorkerMessage)
 
@@ -124,5 +129,5 @@ def fatal_message(message: FatalMessage) -> Msg:
     return M("worker_error", error=message.detail[:300])
 
 
-__all__ = ["CellsMessage", "DoneMessage", "FatalMessage", "IntegrityMessage", "PhaseMessage", "ProbeMessage",
+__all__ = ["CellMessage", "CellsMessage", "DoneMessage", "FatalMessage", "IntegrityMessage", "PhaseMessage", "ProbeMessage",
            "Refused", "SandboxMessage", "fatal_message", "parse_line"]

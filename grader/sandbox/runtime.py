@@ -27,7 +27,7 @@ _uses_torch = True
 
 
 def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, private_root: str = "",
-            uses_torch: bool = True) -> None:
+            uses_torch: bool = True, probes: list[list[str]] | None = None, entry_name: str = "") -> None:
     """Run before any student code: one thread, fixed seeds, bounded output, the integrity watcher.
 
     `uses_torch` is False when the student's code never mentions torch: importing it here would cost two
@@ -50,8 +50,30 @@ def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, pr
             torch.set_num_threads(1)
         except ImportError:  # a submission that never needs torch still gets graded
             pass
+    if entry_name:
+        bind_probes(probes or [], entry_name)
     if events_path:  # last: what the grader itself imported above is not the student's doing
         watch(events_path, private_root)
+
+
+def bind_probes(probes: list[list[str]], entry_name: str) -> None:
+    """Take the probe functions (and this module's entry point) now, before student code runs, and make
+    them callable only through a cell magic whose random name the student's code never saw.
+
+    Defence in depth, not the guarantee: a student who replaces `grader.parts.part2_hello.probe_cell` or
+    `runtime.run_probe` later changes nothing the grader calls. Determined code can still reach objects in
+    its own process; the parent validates and re-checks everything that comes back."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    bound = {(module, name): getattr(importlib.import_module(module), name) for module, name in probes}
+    run, loads = run_probe, json.loads
+
+    def entry(line: str, cell: str) -> None:
+        part_id, request_path, result_path = loads(cell)
+        run(shell.user_ns, part_id, request_path, result_path, bound)
+
+    shell.register_magic_function(entry, magic_kind="cell", magic_name=entry_name)
 
 
 def cap_output(limit: int) -> None:
@@ -330,22 +352,50 @@ def describe(value: Any) -> Any:
     return {"type": kind, "repr": repr(value)[:200]}
 
 
+MAX_STATE_ELEMENTS = 1 << 20  # one trained model's parameters, all together (part 3's is ~45k)
+_STATE_CONFIG = ("input_size", "hidden_size", "num_layers", "nonlinearity", "bias", "batch_first",
+                 "bidirectional", "in_features", "out_features", "proj_size", "dropout")
+
+
+def describe_state(model: Any) -> dict[str, Any]:
+    """A trained model as data the parent can evaluate itself: its layers (type and settings, in order)
+    and every parameter as float32 bytes in base64 (exact, and a fraction of JSON's size)."""
+    import base64
+
+    import torch
+
+    modules = []
+    for path, module in list(model.named_modules())[:64]:
+        config = {key: getattr(module, key) for key in _STATE_CONFIG
+                  if isinstance(getattr(module, key, None), (bool, int, float, str))}
+        modules.append({"path": path[:100], "type": type(module).__name__[:60],
+                        "library": type(module).__module__.startswith("torch.nn."), "config": config})
+    params, total = {}, 0
+    for name, parameter in list(model.named_parameters())[:64]:
+        tensor = parameter.detach().to("cpu", torch.float32).contiguous()
+        total += tensor.numel()
+        data = base64.b64encode(tensor.numpy().tobytes()).decode("ascii") if total <= MAX_STATE_ELEMENTS else None
+        params[name[:100]] = {"shape": list(tensor.shape), "b64": data}
+    return {"modules": modules, "params": params}
+
+
 def _array(kind: str, dtype: str, shape: list[int], data: list[Any] | None) -> dict[str, Any]:
     if data is not None:
         data = [x if not isinstance(x, float) or math.isfinite(x) else repr(x) for x in data]
     return {"type": kind, "dtype": dtype, "shape": shape, "data": data}
 
 
-def run_probe(namespace: dict[str, Any], part_id: str, request_path: str, result_path: str) -> None:
-    """Entry point called from the probe cell."""
+def run_probe(namespace: dict[str, Any], part_id: str, request_path: str, result_path: str,
+              bound: dict[tuple[str, str], Callable[..., Any]] | None = None) -> None:
+    """Entry point called from the probe cell (through the magic of `bind_probes`)."""
     restore_patched()
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
     if _IMPORT_ROOT not in sys.path:
         sys.path.insert(0, _IMPORT_ROOT)
     try:
-        module = importlib.import_module(request["module"])
-        probe = getattr(module, request["probe"])
+        key = (request["module"], request["probe"])
+        probe = bound[key] if bound is not None else getattr(importlib.import_module(key[0]), key[1])
         seed_everything(int(request.get("seed", 0)))
         observation = {"ok": True, "observation": probe(namespace, request)}
     except Exception as error:  # noqa: BLE001 - reported to the parent, judged there

@@ -40,9 +40,9 @@ class CappedClient(NotebookClient):
         self.timed_out = True  # the kernel is then interrupted: the cell's error reads KeyboardInterrupt
         return await super()._async_handle_timeout(timeout, cell)
 
-    def run_cell(self, cell: Any, index: int, timeout_s: float) -> None:
+    def run_cell(self, cell: Any, index: int, timeout_s: float, store_history: bool = True) -> None:
         self.timeout, self.timed_out = timeout_s, False
-        self.execute_cell(cell, index)
+        self.execute_cell(cell, index, store_history=store_history)
 
     def output(self, outs: list[Any], msg: dict[str, Any], display_id: str | None, cell_index: int) -> Any:
         size = len(json.dumps(msg.get("content", {}), default=str))
@@ -107,13 +107,15 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
     with client.setup_kernel():
         send({"type": "phase", "name": "kernel_start", "seconds": time.perf_counter() - started})
         output_limit = 16 * int(limits["output_kb"]) * 1024  # kernel side; the worker keeps output_kb
+        probes = [[p["request"]["module"], p["request"]["probe"]] for p in job["probes"]]
         setup = nbformat.v4.new_code_cell(
             f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
             f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}, {output_limit}, "
-            f"{job.get('events_path')!r}, {str(Path(job['channel_dir']).parent)!r}, {_mentions_torch(job, notebook)}); "
-            f"del _s, _r")
+            f"{job.get('events_path')!r}, {str(Path(job['channel_dir']).parent)!r}, {_mentions_torch(job, notebook)}, "
+            f"{probes!r}, {job['entry_name']!r}); del _s, _r")
         setup_started = time.perf_counter()
-        client.execute_cell(setup, -1)
+        # not in the kernel's history (`In`, `_ih`): the student's code never sees the entry point's name
+        client.execute_cell(setup, -1, store_history=False)
         send({"type": "phase", "name": "grader_setup", "seconds": time.perf_counter() - setup_started})
         if _errors_of(setup):
             send({"type": "fatal", "reason": "setup_failed", "detail": _errors_of(setup)})
@@ -141,9 +143,11 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
             records.append(_cell_record(cell, index, time.perf_counter() - cell_started,
                                         client.dropped_bytes.get(index, 0), client.timed_out,
                                         limits["cell_timeout_s"]))
+            # sent as each cell ends: if the submission's budget runs out later, what ran is still reported
+            send({"type": "cell", "cell": records[-1]})
         send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
         for probe in job["probes"]:
-            send(_run_probe(client, probe, Path(job["channel_dir"])))
+            send(_run_probe(client, probe, Path(job["channel_dir"]), job["entry_name"]))
 
 
 def _mentions_torch(job: dict[str, Any], notebook: nbformat.NotebookNode) -> bool:
@@ -162,18 +166,16 @@ def _errors_of(cell: Any) -> str:
     return "; ".join(f"{e.get('ename')}: {ANSI.sub('', str(e.get('evalue')))[:300]}" for e in errors)
 
 
-def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path) -> dict[str, Any]:
+def _run_probe(client: CappedClient, probe: dict[str, Any], channel_dir: Path, entry_name: str) -> dict[str, Any]:
     part = probe["part"]
     request_path = channel_dir / f"request-{part}.json"
     # The result name is random: student code ran before it existed and cannot pre-write it.
     result_path = channel_dir / f"result-{part}-{os.urandom(8).hex()}.json"
     request_path.write_text(json.dumps(probe["request"]), encoding="utf-8")
-    cell = nbformat.v4.new_code_cell(
-        "__import__('grader.sandbox.runtime', fromlist=['run_probe']).run_probe("
-        f"globals(), {part!r}, {str(request_path)!r}, {str(result_path)!r})")
+    cell = nbformat.v4.new_code_cell(f"%%{entry_name}\n" + json.dumps([part, str(request_path), str(result_path)]))
     started = time.perf_counter()
     try:
-        client.run_cell(cell, -1, probe["timeout_s"])
+        client.run_cell(cell, -1, probe["timeout_s"], store_history=False)
     except DeadKernelError:
         return {"type": "probe", "part": part, "ok": False, "seconds": time.perf_counter() - started,
                 "reason": "dead", "error": "the kernel died during this part's checks (memory limit or a crash)"}
@@ -225,7 +227,20 @@ def _integrity_events(descriptor: int) -> list[Any]:
     return events
 
 
+def _not_dumpable() -> None:
+    """The kernel runs as this process's user: without this it could open our pipe through /proc/<pid>/fd
+    and write lines of its own, or read our memory. Non-dumpable, /proc/<pid> is root's (execve gives the
+    kernel its own, dumpable, state). The parent validates every line anyway (protocol.py)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        pass
+
+
 def main() -> None:
+    _not_dumpable()
     job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
     channel = os.fdopen(int(sys.argv[2]), "w", buffering=1, encoding="utf-8")
 
@@ -233,6 +248,7 @@ def main() -> None:
         channel.write(json.dumps(message) + "\n")
         channel.flush()
 
+    job["entry_name"] = "rnn_grader_" + os.urandom(8).hex()  # the probes' cell magic (runtime.bind_probes)
     # where the kernel's integrity watcher writes; random, like the probe results
     job["events_path"] = str(Path(job["channel_dir"]) / f"events-{os.urandom(8).hex()}.jsonl")
     # opened here, read through this descriptor: the notes survive a student who deletes the file
