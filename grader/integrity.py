@@ -25,7 +25,9 @@ MAX_FINDINGS = 40
 NETWORK_MODULES = {"socket", "requests", "urllib", "urllib3", "http", "httpx", "aiohttp", "ftplib", "smtplib",
                    "telnetlib", "paramiko", "websocket", "websockets", "ssl"}
 PROCESS_MODULES = {"subprocess", "pty", "pexpect", "sh"}
-INTERPRETER_MODULES = {"ctypes", "cffi", "gc", "grader", "rnn_grader", "ipykernel", "jupyter_client", "zmq"}
+INTERPRETER_MODULES = {"ctypes", "cffi", "gc", "grader", "rnn_grader", "ipykernel", "jupyter_client", "zmq", "inspect"}
+# the grader's own modules named in a string (importlib.import_module("grader.parts..."), sys.modules[...])
+GRADER_NAME = re.compile(r"^(grader|rnn_grader)(\.[A-Za-z_][\w.]*)?$")
 # modules whose attributes a submission has no business replacing (the grader's checks rely on them)
 WATCHED_MODULES = {"numpy", "torch", "builtins", "json", "math", "random", "os", "sys", "io", "grader",
                    "nbformat", "ipykernel", "IPython"}
@@ -151,7 +153,14 @@ class _Reader(ast.NodeVisitor):
         self._assigned(node.target, node.value, node)
         self.generic_visit(node)
 
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if self.dotted(node) == "sys.modules":  # reading it too: how code reaches the grader's loaded modules
+            self.add("interpreter", "sys.modules", node)
+        self.generic_visit(node)
+
     def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and GRADER_NAME.match(node.value) and "." in node.value:
+            self.add("interpreter", f"names the grader's module {node.value!r}", node)
         if isinstance(node.value, str) and len(node.value) > 1 and OUTSIDE_PATH.match(node.value) \
                 and "\n" not in node.value and " " not in node.value.strip():
             self.add("files", f"path {node.value!r}", node)

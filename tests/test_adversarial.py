@@ -76,7 +76,7 @@ def attacked(tmp_path_factory):
     before = {path: _digest(path) for path in guarded}
     pytest.MonkeyPatch().setenv("GITHUB_TOKEN", "ghp_attack_token")
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    batch = grade(paths=[klass], out=out, jobs=3, timeout=45, only=["1.1"], quiet=True, use_cache=False)
+    batch = grade(paths=[klass], out=out, jobs=3, timeout=20, only=["1.1"], quiet=True, use_cache=False)
     grader_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
     stop.set()
     server.join(timeout=5)

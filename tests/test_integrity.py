@@ -82,3 +82,37 @@ def test_sandbox_events_are_parsed_defensively_and_merged_without_repeats():
     assert [(m["category"], m["detail"], m["source"]) for m in merged] == [
         ("network", "import socket", "code"), ("network", "socket.connect ('1.1.1.1', 80)", "sandbox"),
         ("files", "7", "sandbox")]
+
+
+def test_the_watcher_blames_the_student_not_pythons_import_system(tmp_path):
+    """An import that makes Python list a sys.path folder (its mtime changed: another process wrote there)
+    is not the student's doing; listing its own private folder is not reaching out; listing another is."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    private, elsewhere, other = tmp_path / "private", tmp_path / "elsewhere", tmp_path / "other"
+    (private / "work").mkdir(parents=True)
+    elsewhere.mkdir()
+    other.mkdir()
+    events = private / "events.jsonl"
+    student = private / "work" / "student.py"
+    student.write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(elsewhere)!r})\n"
+        "import json\n"
+        f"open({str(elsewhere / 'fresh_module.py')!r}, 'w').write('X = 1')\n"  # changes the folder's mtime
+        "os.utime(sys.path[0], (time.time() + 5, time.time() + 5))\n"
+        "import fresh_module\n"
+        f"os.listdir({str(private)!r})\n"
+        f"os.listdir({str(other)!r})\n", encoding="utf-8")
+    script = (f"import sys; sys.path.insert(0, {str(REPO)!r})\n"
+              "from grader.sandbox import runtime\n"
+              f"runtime.watch({str(events)!r}, {str(private)!r})\n"
+              f"exec(compile(open({str(student)!r}).read(), {str(student)!r}, 'exec'), {{}})\n")
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    details = [json.loads(line)["detail"] for line in events.read_text().splitlines()]
+    assert f"os.listdir {other}" in details, details
+    assert f"os.listdir {elsewhere}" not in details and f"os.listdir {private}" not in details, details

@@ -148,7 +148,7 @@ def _train_both(model_factory: Any, train: Any, logits_of: Any, request: dict[st
         model = call(model_factory, label="model")
         _standard_training(model, lambda m, x: call(logits_of, m, x, label="forward"), inputs, labels,
                            request["epochs"], request["lr"])
-        return outcome(model, grader_task[0])
+        return outcome(model, grader_task[0], SOURCE if hidden else None)
 
     runs = []
     for seed in request["seeds"]:
@@ -407,7 +407,11 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
         if hidden and predicted(run["own_hidden"], hidden[0], seed, f"{train_name}, hidden task") == hidden[1]:
             hidden_ok.append(seed)
         if predicted(run["standard"], grader_task[0], seed, "the grader's loop") == grader_task[1]:
-            standard_ok.append(seed)
+            if hidden and run["standard"]["value"].get("same_logits") is not False and \
+                    evaluate_trained(kind, run["standard"]["value"], grader_task[0]) is None:
+                blind.append(seed)
+            else:
+                standard_ok.append(seed)
     if disagreements:
         ctx.interference.append(f"{model_name}: the predictions reported from the student's process differ from "
                                 f"the grader's evaluation of the trained weights ({disagreements[0]})")
@@ -425,7 +429,8 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
         hidden_note = M("hello_hidden", passed=len(hidden_ok), total=total, needed=needed_hidden,
                         train=train_name)
     if blind:
-        hidden_note = M("concat", first=hidden_note, second=M("hello_input_blind", model=model_name, count=len(blind)))
+        hidden_note = M("concat", first=hidden_note,
+                        second=M("hello_input_blind", model=model_name, count=len(set(blind))))
     standard_needed = needed_hidden if hidden else needed
     if own_fraction >= 1.0:
         own = Verdict("own_training", 1.0, M("hello_own_ok", **counts), expected=TARGET, got=seen, plot=plot,

@@ -205,6 +205,16 @@ def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
     return None
 
 
+def constant_baseline(pairs: list[tuple[str, str]]) -> float:
+    """Cross-entropy of the best input-blind predictor: the frequencies of the target letters (and 'E')."""
+    counts: dict[str, int] = {}
+    for _, target in pairs:
+        for letter in target.ljust(5, "?") + "E":
+            counts[letter] = counts.get(letter, 0) + 1
+    total = sum(counts.values())
+    return -sum(n / total * math.log(n / total) for n in counts.values())
+
+
 class ContractModel:
     """The contract's seq2seq (nn.RNN encoder, nn.RNN decoder, nn.Linear), rebuilt in the parent from a
     student's trained weights, with the reference's forward: the grader's loss and translations come from
@@ -349,8 +359,14 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
                                                       seconds=result["seconds"], device=request["device"]),
                                    expected=threshold, got=round(final, 5), plot=plot, hidden=hidden)
     else:
-        start = math.log(len(LETTERS))  # the loss of a model that knows nothing: not the student's claim
+        # progress from the best *constant* prediction (the target letters' frequencies), computed here: a
+        # model that ignores its input earns nothing, and the student's own starting loss is not needed
+        start = constant_baseline(pairs)
         progress = max(0.0, min(1.0, (start - final) / max(start - threshold, 1e-9)))
+        if hidden and rebuilt is not None:  # progress must include the pairs nobody could learn in advance
+            hidden_start, hidden_loss = constant_baseline(pairs[len(PAIRS):]), rebuilt.loss(pairs[len(PAIRS):])
+            progress = min(progress, max(0.0, min(1.0, (hidden_start - hidden_loss) / max(hidden_start - threshold,
+                                                                                            1e-9))))
         training_verdict = Verdict("training", 0.5 * progress,
                                    M("seq2seq_short", loss=final, epochs=result["epochs"], threshold=threshold),
                                    expected=threshold, got=round(final, 5), plot=plot, hidden=hidden)
@@ -366,10 +382,15 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
             wrong.append(f"{word} -> {got!r}, but the grader's decoding of your weights gives {decoded!r}")
         else:
             wrong.append(f"{word} -> {got!r}")
-    translations = Verdict("translations", correct / len(pairs),
-                           M("translations", correct=correct, total=len(pairs),
-                             wrong=(": " + ", ".join(wrong[:4])) if wrong else ""), expected=None, got=table,
-                           hidden=hidden)
+    hidden_right = sum(1 for row in table[len(PAIRS):] if row["got"] == row["expected"]
+                       and row.get("grader", row["expected"]) == row["expected"])
+    fraction = correct / len(pairs)
+    message = M("translations", correct=correct, total=len(pairs),
+                wrong=(": " + ", ".join(wrong[:4])) if wrong else "")
+    if hidden and correct and hidden_right == 0:
+        # the public pairs can be memorised or pre-trained; a model trained by train_seq2seq knows the others too
+        fraction, message = 0.0, M("seq2seq_public_only", correct=correct - hidden_right)
+    translations = Verdict("translations", fraction, message, expected=None, got=table, hidden=hidden)
     if rebuilt is None:
         training_verdict, translations = (
             Verdict(v.check, v.fraction, M("verified_in_process", message=v.message), v.expected, v.got, v.hidden,

@@ -93,14 +93,26 @@ def cap_output(limit: int) -> None:
             if room > 0:
                 write(text[:room])
             return len(text)
+        write_capped.rnn_grader_cap = True  # type: ignore[attr-defined]
         return write_capped
 
-    for stream in (sys.stdout, sys.stderr):
-        stream.write = capped(stream.write)  # type: ignore[method-assign]
+    def install() -> None:
+        # IPython 9 wraps `stream.write` around every cell (to keep outputs in its history) and puts back
+        # what was there before the cell when it ends, so a cap set once is gone after the first cell.
+        # Installed again at the start of every cell, outermost: IPython's history only sees capped text.
+        for stream in (sys.stdout, sys.stderr):
+            if not getattr(stream.write, "rnn_grader_cap", False):
+                stream.write = capped(stream.write)  # type: ignore[method-assign]
+
+    def before_cell(*_: Any) -> None:
+        counters.update(used=0)
+        install()
+
+    install()
     try:
         from IPython import get_ipython
 
-        get_ipython().events.register("pre_run_cell", lambda *_: counters.update(used=0))
+        get_ipython().events.register("pre_run_cell", before_cell)
     except (ImportError, AttributeError):  # not in a kernel: one budget for the whole run
         pass
 
@@ -178,20 +190,22 @@ def watch(events_path: str, private_root: str) -> None:
         if isinstance(path, int) or path is None:
             return None
         path = abspath(fsdecode(path))
+        folder = path.rstrip(os.sep) + os.sep  # a folder itself counts as inside it ("/tmp/x" in "/tmp/x/")
         if writing:  # writing anywhere but its own folders is reaching out, grader and libraries included
-            return None if path.startswith(private_root.rstrip(os.sep) + os.sep) or path == "/dev/null" else path
+            return None if folder.startswith(private_root.rstrip(os.sep) + os.sep) or path == "/dev/null" else path
         if path.startswith("/proc/"):
             head = path.split("/")[2]
             return path if head.isdigit() and head != own_pid else None
         if path.startswith(("/etc/passwd", "/etc/shadow", "/etc/sudoers", "/etc/ssh")):
             return path
-        return None if path.startswith(inside) or path in ("/dev/null", "/") else path
+        return None if folder.startswith(inside) or path in ("/dev/null", "/") else path
 
     def students_doing() -> bool:
         frame = getframe(2)
         while frame is not None:
             name = frame.f_code.co_filename
-            if "site-packages" in name or name.startswith(grader_dir):
+            # the import system listing sys.path folders is Python's doing, not the student's
+            if "site-packages" in name or name.startswith(grader_dir) or name.startswith("<frozen importlib"):
                 return False
             if not name.startswith((_STDLIB, "<frozen")):
                 return name.startswith(private_root) or name.startswith("<")

@@ -48,6 +48,14 @@ class CappedClient(NotebookClient):
         size = len(json.dumps(msg.get("content", {}), default=str))
         used = self.output_bytes.get(cell_index, 0)
         if used + size > self.output_budget:
+            room = self.output_budget - used
+            content = msg.get("content") or {}
+            if msg.get("msg_type") == "stream" and room > 1024 and isinstance(content.get("text"), str):
+                # keep the beginning of a long print: the report shows what the student printed first
+                kept = content["text"][:room - 512]
+                self.dropped_bytes[cell_index] = self.dropped_bytes.get(cell_index, 0) + size - len(kept)
+                self.output_bytes[cell_index] = self.output_budget
+                return super().output(outs, {**msg, "content": {**content, "text": kept}}, display_id, cell_index)
             self.dropped_bytes[cell_index] = self.dropped_bytes.get(cell_index, 0) + size
             return None
         self.output_bytes[cell_index] = used + size

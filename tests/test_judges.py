@@ -1,0 +1,160 @@
+"""Judges fail closed (no kernel needed): whatever comes back from the student's process, a judge gives
+points only for an observation that answers exactly what the parent asked, and never raises.
+
+Valid observations are produced here by running each part's probe in this process on the reference (the
+probes are plain functions); the tests then damage them the ways hostile code could."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from grader.messages import render
+from grader.parts import ALL_PARTS
+from grader.parts.base import JudgeContext, PlanContext
+from grader.pipeline import judge_part
+from grader.sandbox.launch import ExecutionRecord
+
+PROBED = [part for part in ALL_PARTS if part.plan is not None]
+
+
+def _context(config, part, reference):
+    return JudgeContext(settings=config.parts[part.id].model_dump(), reference=reference, rubric=config.rubric)
+
+
+def _request(config, part):
+    ctx = PlanContext(np.random.default_rng(7), config.parts[part.id].model_dump(), "cpu")
+    return {**part.plan(ctx), "seed": config.seeds.student, "module": part.module, "probe": part.probe}
+
+
+def _judge(part, request, observation, config, reference):
+    record = ExecutionRecord("completed", probes={part.id: {"ok": True, "observation": observation, "seconds": 0}})
+    ctx = _context(config, part, reference)
+    verdicts = judge_part(part, request, record, ctx)
+    for verdict in verdicts:
+        render(verdict.message)  # every message renders
+    return verdicts, ctx
+
+
+@pytest.fixture(scope="module")
+def honest(config, reference):
+    """(request, observation) per part, from the probes run on the reference in this process."""
+    import importlib
+
+    from grader.sandbox.runtime import seed_everything
+
+    namespace = {name: getattr(reference, name) for name in dir(reference) if not name.startswith("__")}
+    found = {}
+    for part in PROBED:
+        request = _request(config, part)
+        seed_everything(request["seed"])
+        probe = getattr(importlib.import_module(part.module), part.probe)
+        found[part.id] = (request, json.loads(json.dumps(probe(namespace, request))))
+    return found
+
+
+def _earned(verdicts):
+    return sum(v.fraction for v in verdicts)
+
+
+@pytest.mark.parametrize("part", PROBED, ids=lambda p: p.id)
+def test_the_reference_earns_every_point_from_its_own_observation(part, honest, config, reference):
+    request, observation = honest[part.id]
+    verdicts, ctx = _judge(part, request, observation, config, reference)
+    automatic = [v for v in verdicts if v.check not in ("summary",)]
+    assert all(v.fraction == 1.0 for v in automatic), [(v.check, render(v.message)) for v in automatic]
+    assert ctx.interference == []
+
+
+def _paired_lists(observation, path=()):
+    """Every list in the observation that pairs with something the parent asked for."""
+    if isinstance(observation, dict):
+        for key, value in observation.items():
+            if key in ("cases", "encode", "training", "make_data", "translations") and isinstance(value, list):
+                yield path + (key,)
+            yield from _paired_lists(value, path + (key,))
+    elif isinstance(observation, list):
+        for index, value in enumerate(observation):
+            yield from _paired_lists(value, path + (index,))
+
+
+def _at(observation, path):
+    for step in path:
+        observation = observation[step]
+    return observation
+
+
+@pytest.mark.parametrize("part", PROBED, ids=lambda p: p.id)
+def test_truncated_padded_or_emptied_lists_earn_nothing(part, honest, config, reference):
+    request, observation = honest[part.id]
+    paths = list(_paired_lists(observation))
+    assert paths or part.id == "4"
+    for path in paths:
+        for damage in ("empty", "truncate", "extend"):
+            damaged = copy.deepcopy(observation)
+            target = _at(damaged, path)
+            if damage == "empty":
+                target.clear()
+            elif damage == "truncate" and target:
+                target.pop()
+            else:
+                target.append(copy.deepcopy(target[-1]) if target else {"value": 1})
+            verdicts, ctx = _judge(part, request, damaged, config, reference)
+            assert _earned([v for v in verdicts if v.check != "summary"]) == 0, (part.id, path, damage)
+            assert ctx.interference, (part.id, path, damage)
+
+
+@pytest.mark.parametrize("part", PROBED, ids=lambda p: p.id)
+def test_missing_extra_and_wrong_typed_fields_earn_nothing(part, honest, config, reference):
+    request, observation = honest[part.id]
+    variants = [{}, None, [], "ok", 42, {**observation, "bonus": 1}]
+    for key in observation:
+        variants.append({k: v for k, v in observation.items() if k != key})
+        variants.append({**observation, key: "not what was asked"})
+    for variant in variants:
+        verdicts, _ = _judge(part, request, variant, config, reference)
+        assert _earned([v for v in verdicts if v.check != "summary"]) == 0, (part.id, str(variant)[:200])
+
+
+def test_an_oversized_observation_is_refused(honest, config, reference):
+    part = next(p for p in PROBED if p.id == "1.1")
+    request, observation = honest["1.1"]
+    huge = copy.deepcopy(observation)
+    huge["cases"][0] = {"value": {"type": "list", "items": list(range(300_000)), "length": 300_000}}
+    verdicts, ctx = _judge(part, request, huge, config, reference)
+    assert _earned(verdicts) == 0 and ctx.interference
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+                    lambda children: st.lists(children, max_size=5)
+                    | st.dictionaries(st.sampled_from(["value", "error", "cases", "training", "shapes", "problems",
+                                                       "issue", "name", "seed", "own", "claimed", "state", "x"]),
+                                      children, max_size=5),
+                    max_leaves=30)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(observation=JSON, index=st.integers(min_value=0, max_value=len(PROBED) - 1))
+def test_arbitrary_json_never_raises_and_never_earns(observation, index, honest, config, reference):
+    part = PROBED[index]
+    request, _ = honest[part.id]
+    verdicts, _ = _judge(part, request, observation, config, reference)
+    assert _earned([v for v in verdicts if v.check != "summary"]) == 0
+
+
+def test_a_reported_problem_is_a_fact_the_parent_words(honest, config, reference):
+    part = next(p for p in PROBED if p.id == "1.1")
+    request, _ = honest["1.1"]
+    known = {"problems": [{"issue": "not_defined", "name": "srn_numpy"}]}
+    verdicts, ctx = _judge(part, request, known, config, reference)
+    assert "`srn_numpy` is not defined" in render(verdicts[0].message) and not ctx.interference
+    for forged in ({"problems": [{"key": "no_such_key", "params": {}}]},
+                   {"problems": [{"issue": "array_shape"}]},
+                   {"problems": [{"issue": "not_defined", "name": "x", "extra": "y"}]}):
+        verdicts, ctx = _judge(part, request, forged, config, reference)
+        assert _earned(verdicts) == 0 and ctx.interference
