@@ -134,7 +134,7 @@ class _Reader(ast.NodeVisitor):
         if isinstance(target, ast.Attribute):
             name = self.dotted(target)
             constant = isinstance(value, ast.Constant)  # torch.backends.cudnn.deterministic = True is a setting
-            if name and name.split(".")[0] in WATCHED_MODULES | {"__builtins__"} and not constant:
+            if name and name.split(".")[0] in WATCHED_MODULES | {"__builtins__", "get_ipython()"} and not constant:
                 self.add("monkeypatch", f"{name} = ...", node)
         elif isinstance(target, ast.Subscript):
             name = self.dotted(target.value)

@@ -100,6 +100,8 @@ def test_attack_gets_its_stated_outcome(attacked, attack):
         assert expected["flag"] in result.flags
     if "error" in expected:
         assert expected["error"] in (result.error or "")
+    if "checks_message" in expected:  # the reason every check gives
+        assert all(expected["checks_message"] in check.message for check in checks.values()), checks
     if "integrity" in expected:
         seen = {f"{note['category']} {note['source']}" for note in result.integrity}
         assert set(expected["integrity"]) <= seen and (seen or not expected["integrity"]), seen

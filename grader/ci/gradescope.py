@@ -15,7 +15,7 @@ from pathlib import Path
 from grader.results import SubmissionResult
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PACKAGED = ["pyproject.toml", "README.md", "grader", "reference", "assignments"]
+PACKAGED = ["pyproject.toml", "README.md", "requirements", "grader", "reference", "assignments"]
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once when building the autograder image (Ubuntu). The source is in /autograder/source.
@@ -23,7 +23,7 @@ set -euo pipefail
 apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv
 python3 -m venv /autograder/venv
 /autograder/venv/bin/pip install -q torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-/autograder/venv/bin/pip install -q -e /autograder/source
+/autograder/venv/bin/pip install -q -c /autograder/source/requirements/lock.txt -e /autograder/source
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash

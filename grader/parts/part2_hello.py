@@ -372,12 +372,12 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     contract's; the student's process is believed only for other architectures, and the check says so."""
     settings = ctx.settings.get("training", {})
     hidden = request.get("hidden_pair")
-    needed = int(settings.get("min_passing_seeds", 3))
-    needed_hidden = int(settings.get("min_passing_hidden_seeds", 2))
-    total = len(request["seeds"])
+    total = len(request["seeds"])  # from the request: a self-check asks for fewer seeds
+    needed = min(int(settings.get("min_passing_seeds", 3)), total)
+    needed_hidden = min(int(settings.get("min_passing_hidden_seeds", 2)), total)
     in_process_only, disagreements = False, []
 
-    def predicted(observed: dict[str, Any], source: str, seed: int, which: str) -> Optional[str]:
+    def predicted(observed: dict[str, Any], source: str, target: str, seed: int, which: str) -> Optional[str]:
         nonlocal in_process_only
         if "value" not in observed:
             return None
@@ -386,7 +386,9 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
         if evaluated is None:
             in_process_only = True
             return value["claimed"]
-        if evaluated != value["claimed"]:
+        # a forward that differs from the contract's can make the two differ honestly: only a claimed success
+        # that the weights do not support is worth an instructor's look
+        if value["claimed"] == target and evaluated != target:
             disagreements.append(f"seed {seed} ({which}): reported {value['claimed']!r}, "
                                  f"the weights give {evaluated!r}")
         return evaluated
@@ -396,7 +398,7 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     grader_task = tuple(hidden) if hidden else (SOURCE, TARGET)
     for run in runs:
         seed = run["seed"]
-        word = predicted(run["own"], SOURCE, seed, train_name)
+        word = predicted(run["own"], SOURCE, TARGET, seed, train_name)
         predictions[seed] = word if word is not None else render(error_of(run["own"]) or "?")
         if word == TARGET:
             if hidden and run["own"]["value"].get("same_logits") is not False and \
@@ -404,9 +406,9 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
                 blind.append(seed)  # not the contract's model, and its output ignores the input
             else:
                 own_ok.append(seed)
-        if hidden and predicted(run["own_hidden"], hidden[0], seed, f"{train_name}, hidden task") == hidden[1]:
+        if hidden and predicted(run["own_hidden"], hidden[0], hidden[1], seed, f"{train_name}, hidden task") == hidden[1]:
             hidden_ok.append(seed)
-        if predicted(run["standard"], grader_task[0], seed, "the grader's loop") == grader_task[1]:
+        if predicted(run["standard"], grader_task[0], grader_task[1], seed, "the grader's loop") == grader_task[1]:
             if hidden and run["standard"]["value"].get("same_logits") is not False and \
                     evaluate_trained(kind, run["standard"]["value"], grader_task[0]) is None:
                 blind.append(seed)

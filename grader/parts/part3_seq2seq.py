@@ -344,7 +344,7 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     claimed = result["curve"][-1][1]
     if rebuilt is not None:
         final = rebuilt.loss(pairs)  # the parent's own measure; the student's process only claimed `claimed`
-        if abs(final - claimed) > 1e-3 + 1e-2 * abs(final):
+        if claimed < threshold <= final:  # a pass the weights do not support (an honest forward may differ a bit)
             ctx.interference.append(f"Seq2Seq: the loss reported from the student's process ({claimed:.4f}) differs "
                                     f"from the grader's evaluation of the trained weights ({final:.4f})")
     else:

@@ -416,6 +416,10 @@ def run_probe(namespace: dict[str, Any], part_id: str, request_path: str, result
         observation = {"ok": False, "error": f"{type(error).__name__}: {error}",
                        "traceback": _student_frames(error.__traceback__)}
     temporary = result_path + ".part"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(observation, handle)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(observation, handle)
+    except OSError as error:  # e.g. over the file size limit: say so instead of leaving a broken file
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump({"ok": False, "reason": "too_large", "error": f"{type(error).__name__}: {error}"}, handle)
     os.replace(temporary, result_path)

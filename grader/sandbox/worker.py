@@ -211,6 +211,8 @@ def _probe_result(path: Path) -> dict[str, Any]:
     if not isinstance(result, dict) or not isinstance(result.get("ok"), bool):
         return {"ok": False, "reason": "unreadable", "error": "the checks' result could not be read"}
     kept: dict[str, Any] = {"ok": result["ok"], "observation": result.get("observation")}
+    if result.get("reason") == "too_large" and not result["ok"]:  # the kernel could not write it all
+        kept["reason"] = "too_large"
     if isinstance(result.get("error"), str):
         kept["error"] = result["error"][:4000]
     if isinstance(result.get("traceback"), list):
