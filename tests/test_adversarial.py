@@ -9,6 +9,7 @@ import resource
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 import tomllib
 from pathlib import Path
@@ -27,6 +28,7 @@ ATTACKS = tomllib.loads((CORPUS / "attacks.toml").read_text(encoding="utf-8"))
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(probe_isolation()["missing"] != [],
                                  reason="namespaces and capability dropping need root on Linux")]
+BUDGET_S = 45  # each submission's wall-clock budget in this batch
 SECRETS = ["BEGIN SOLUTION", "hidden = 2026", "victim-7f3a", "ghp_attack_token"]  # contents, not paths
 
 
@@ -74,15 +76,23 @@ def attacked(tmp_path_factory):
                klass / "honest" / "solution.py", DEFAULT_REFERENCE, REPO / "pyproject.toml", Path("/bin/sh"),
                Path(sys.executable)]
     before = {path: _digest(path) for path in guarded}
-    pytest.MonkeyPatch().setenv("GITHUB_TOKEN", "ghp_attack_token")
+    patches = pytest.MonkeyPatch()
+    patches.setenv("GITHUB_TOKEN", "ghp_attack_token")
+    # the sandboxes this batch creates: leftovers are looked for among their processes only, so another
+    # grading job on the machine (a second clone, an instructor's run) is not mistaken for one
+    created, make_temp = [], tempfile.mkdtemp
+    patches.setattr(tempfile, "mkdtemp", lambda *a, **k: created.append(make_temp(*a, **k)) or created[-1])
     peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    batch = grade(paths=[klass], out=out, jobs=3, timeout=20, only=["1.1"], quiet=True, use_cache=False)
+    # 45 s: the budget must outlast what the attacks do when the machine is busy (eight 1 GB children on a
+    # quarter of two cores took more than 20 s); the hanging attacks use it all, in parallel
+    batch = grade(paths=[klass], out=out, jobs=3, timeout=BUDGET_S, only=["1.1"], quiet=True, use_cache=False)
+    patches.undo()
     grader_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
     stop.set()
     server.join(timeout=5)
     listener.close()
     return ({r.student: r for r in batch.results}, before, {path: _digest(path) for path in guarded}, accepted,
-            grader_growth_mb)
+            grader_growth_mb, tuple(created))
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS))
@@ -115,13 +125,13 @@ def test_attack_gets_its_stated_outcome(attacked, attack):
 
 
 def test_nothing_outside_the_working_copies_changed(attacked):
-    _, before, after, _, _ = attacked
+    _, before, after, *_ = attacked
     assert before == after
     assert Path("/dev/null").exists() and len(list(Path("/dev").iterdir())) > 5  # rm -rf / spared the host
 
 
 def test_no_connection_left_the_sandbox(attacked):
-    results, _, _, accepted, _ = attacked
+    results, _, _, accepted, *_ = attacked
     assert accepted == []
     output = results["network"].cells[0]["output"]
     assert "CONNECTED" not in output and output.count("BLOCKED") == 3
@@ -136,28 +146,34 @@ def test_reads_were_denied_and_the_writes_refused(attacked):
     assert "WROTE" not in writes and writes.count("DENIED") == 8
 
 
-def _sandbox_processes() -> list[str]:
+def _sandbox_processes(bases: tuple[str, ...]) -> list[str]:
+    """Processes of this batch's sandboxes still alive: a sandbox uid and one of its folders in the command
+    line or environment (forks keep both), or the corpus's own marker."""
     found = []
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = open(f"/proc/{entry}/status", encoding="utf-8").read()
             cmdline = open(f"/proc/{entry}/cmdline", "rb").read().replace(b"\0", b" ").decode(errors="replace")
+            environ = open(f"/proc/{entry}/environ", "rb").read().decode(errors="replace")
         except OSError:
             continue
         uid = int(next(line for line in status.splitlines() if line.startswith("Uid:")).split()[1])
-        if uid >= SANDBOX_UID_BASE or "987654" in cmdline:
+        ours = any(base in cmdline or base in environ for base in bases)
+        if (uid >= SANDBOX_UID_BASE and ours) or "987654" in cmdline:
             found.append(f"{entry} uid {uid}: {cmdline}")
     return found
 
 
 def test_no_process_or_control_group_outlives_the_batch(attacked):
-    assert _sandbox_processes() == []  # the fork bomb, the daemons of `orphans`, every kernel
-    leftovers = [str(p) for p in Path("/sys/fs/cgroup").glob("*/**/rnn-grader-*")]
+    bases = attacked[5]
+    assert len(bases) >= len(ATTACKS) - 1  # every submission that ran had a sandbox folder
+    assert _sandbox_processes(bases) == []  # the fork bomb, the daemons of `orphans`, every kernel
+    leftovers = [str(p) for p in Path("/sys/fs/cgroup").glob(f"*/**/rnn-grader-{os.getpid()}-*")]
     assert leftovers == []
 
 
 def test_the_grader_stays_small_while_students_print_a_gigabyte(attacked):
-    results, *_, grader_growth_mb = attacked
+    results, *_, grader_growth_mb, _ = attacked
     assert results["gigabyte_print"].cells[0]["dropped_output_bytes"] > 0
     assert grader_growth_mb < 300, grader_growth_mb
 
@@ -171,4 +187,4 @@ def test_killing_everything_in_reach_hurts_only_the_attacker(attacked):
 def test_a_fork_bomb_stops_at_the_process_limit_and_is_ended_early(attacked):
     result = attacked[0]["fork_bomb"]
     assert "process limit reached" in result.flags and "fork bomb" in (result.error or "")
-    assert result.elapsed_s < 20  # the parent ended it; it did not wait for the submission's budget
+    assert "timeout" not in result.flags and result.elapsed_s < 0.75 * BUDGET_S  # ended early, not by the budget

@@ -169,6 +169,18 @@ def problems_invalid(problems: Any) -> Optional[Msg]:
     return None
 
 
+def problems_or_results(observation: dict[str, Any], problems_key: str,
+                        result_keys: tuple[str, ...]) -> tuple[Optional[Msg], bool]:
+    """A probe reports either contract problems (known facts) or every result it was asked for, never both
+    and never neither. Returns (what is wrong or None, whether problems were reported)."""
+    if observation.get(problems_key) is not None:
+        if any(observation.get(key) is not None for key in result_keys):
+            return M("observation_invalid", where=problems_key, problem="problems and results together"), True
+        return problems_invalid(observation[problems_key]), True
+    missing = [key for key in result_keys if observation.get(key) is None]
+    return (M("observation_invalid", where=missing[0], problem="missing") if missing else None), False
+
+
 def count_mismatch(what: str, asked: int, got: Any) -> Optional[Msg]:
     """Each requested item has exactly one observation: fewer or more is refused, not judged."""
     count = len(got) if isinstance(got, (list, dict)) else -1

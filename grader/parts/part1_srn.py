@@ -9,7 +9,7 @@ import numpy as np
 from grader.messages import M, Msg
 from grader.parts.base import (
     JudgeContext, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array, contract_lookup,
-    count_mismatch, error_of, fraction_message, invalid, missing_reason, problems_invalid, rounded, shape_of,
+    count_mismatch, error_of, fraction_message, invalid, missing_reason, problems_or_results, rounded, shape_of,
     small_table, unavailable,
 )
 
@@ -381,13 +381,9 @@ def _validate(model: type[Strict], fields: tuple[str, ...]) -> Any:
         problem = invalid(model, observation)
         if problem:
             return problem
-        if observation.get("problems") is not None:
-            if any(observation.get(name) is not None for name in fields):
-                return M("observation_invalid", where="problems", problem="problems and results together")
-            return problems_invalid(observation["problems"])
-        missing = [name for name in fields if observation.get(name) is None]
-        if missing:
-            return M("observation_invalid", where=missing[0], problem="missing")
+        problem, reported = problems_or_results(observation, "problems", fields)
+        if problem or reported:
+            return problem
         return count_mismatch("cases", len(request["cases"]), observation["cases"])
     return validate
 

@@ -16,7 +16,7 @@ from grader.messages import M, Msg, render
 from grader.parts.base import (
     Described, Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, as_array,
     compare_array, contract_lookup, count_mismatch, decode_state, error_of, invalid, missing_reason,
-    problems_invalid, shape_of, small_table, unavailable,
+    problems_or_results, shape_of, small_table, unavailable,
 )
 
 VOCAB = ["e", "h", "l", "o"]
@@ -265,24 +265,16 @@ def _validate(request: dict[str, Any], observation: Any, with_data: bool, shape_
     if problem:
         return problem
     if with_data:
-        if observation.get("data_problems") is not None:
-            if observation.get("encode") is not None or observation.get("one_hot") is not None:
-                return M("observation_invalid", where="data_problems", problem="problems and results together")
-            problem = problems_invalid(observation["data_problems"])
-        elif observation.get("encode") is None or observation.get("one_hot") is None:
-            return M("observation_invalid", where="encode", problem="missing")
-        else:
+        problem, reported = problems_or_results(observation, "data_problems", ("encode", "one_hot"))
+        if not problem and not reported:
             problem = count_mismatch("encode", len(request["encode_words"]), observation["encode"])
         if problem:
             return problem
-    elif observation.get("data_problems") is not None or observation.get("encode") is not None:
+    elif any(observation.get(key) is not None for key in ("data_problems", "encode", "one_hot")):
         return M("observation_invalid", where="encode", problem="not asked for")
-    if observation.get("model_problems") is not None:
-        if observation.get("shapes") is not None or observation.get("training") is not None:
-            return M("observation_invalid", where="model_problems", problem="problems and results together")
-        return problems_invalid(observation["model_problems"])
-    if observation.get("shapes") is None or observation.get("training") is None:
-        return M("observation_invalid", where="training", problem="missing")
+    problem, reported = problems_or_results(observation, "model_problems", ("shapes", "training"))
+    if problem or reported:
+        return problem
     shapes = observation["shapes"]
     if "value" in shapes and (not isinstance(shapes["value"], dict) or set(shapes["value"]) != set(shape_keys)):
         return M("observation_invalid", where="shapes", problem="not the shapes the grader asked for")

@@ -16,7 +16,7 @@ from pydantic import Field
 from grader.messages import M, Msg, render
 from grader.parts.base import (
     Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array,
-    contract_lookup, count_mismatch, decode_state, error_of, invalid, missing_reason, problems_invalid, shape_of,
+    contract_lookup, count_mismatch, decode_state, error_of, invalid, missing_reason, problems_or_results, shape_of,
     unavailable,
 )
 
@@ -183,20 +183,14 @@ def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
     problem = invalid(Seq2SeqObservation, observation)
     if problem:
         return problem
-    if observation.get("data_problems") is not None:
-        if observation.get("make_data") is not None:
-            return M("observation_invalid", where="data_problems", problem="problems and results together")
-        problem = problems_invalid(observation["data_problems"])
-    else:
-        problem = count_mismatch("make_data cases", len(request["data_cases"]), observation.get("make_data"))
+    problem, reported = problems_or_results(observation, "data_problems", ("make_data",))
+    if not problem and not reported:
+        problem = count_mismatch("make_data cases", len(request["data_cases"]), observation["make_data"])
     if problem:
         return problem
-    if observation.get("model_problems") is not None:
-        if observation.get("shapes") is not None or observation.get("training") is not None:
-            return M("observation_invalid", where="model_problems", problem="problems and results together")
-        return problems_invalid(observation["model_problems"])
-    if observation.get("shapes") is None or observation.get("training") is None:
-        return M("observation_invalid", where="training", problem="missing")
+    problem, reported = problems_or_results(observation, "model_problems", ("shapes", "training"))
+    if problem or reported:
+        return problem
     shapes = observation["shapes"]
     if "value" in shapes and (not isinstance(shapes["value"], dict) or set(shapes["value"]) != {"B2", "B6"}):
         return M("observation_invalid", where="shapes", problem="not the shapes the grader asked for")

@@ -11,7 +11,7 @@ from grader.contract import RNN_SHAPE_KEYS
 from grader.messages import M, Msg
 from grader.parts.base import (
     JudgeContext, Part, PlanContext, Problems, Strict, Verdict, contract_lookup, invalid, missing_reason,
-    problems_invalid,
+    problems_or_results,
 )
 from grader.parts.written import rubric_verdict
 
@@ -64,9 +64,7 @@ def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
     problem = invalid(ShapesObservation, observation)
     if problem:
         return problem
-    if (observation.get("problems") is None) == (observation.get("shapes") is None):
-        return M("observation_invalid", where="shapes", problem="neither shapes nor problems, or both")
-    return problems_invalid(observation.get("problems"))
+    return problems_or_results(observation, "problems", ("shapes",))[0]
 
 
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
