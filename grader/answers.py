@@ -2,8 +2,10 @@
 
 Notebook: the handout's answer cells carry the tag ``answer-partN``. A student who rewrote or re-created
 the cell is still found by its heading ("Part 4 answer", "第四部分作答", ...), and as a last resort by the
-markdown written under the part's heading that is not the handout's own text.
-Modules: ``answers.md`` with headings ``## Part 4``, ``## Part 5``, ``## Part 6``.
+markdown written under the part's heading (in the heading's own cell or the cells after it) that is not the
+handout's own text. A part's heading is found as a reader would: "Part 5", "第五部分", "五、", "5.", "5 ",
+or its name ("心得体会") where no number is given; a write-up's plain first line "4.简单总结…" counts too.
+Modules: ``answers.md`` with part headings at any level.
 """
 
 from __future__ import annotations
@@ -18,10 +20,39 @@ from grader.contract import WRITTEN_PARTS
 
 _ZH_DIGITS = {"4": "四", "5": "五", "6": "六"}
 PLACEHOLDER = re.compile(r"\*?write your answer here\.? / 在此作答。?\*?", re.I)
+# what each written part is about, as students title it when they drop the number
+_PART_NAMES = {
+    "4": r"(summar\w*\b.*nn\.rnn|简单总结\s*nn\.rnn|nn\.rnncell\s*(、|,|and|与|和)\s*nn\.rnn)",
+    "5": r"(sequence[\s-]+to[\s-]+sequence|序列到序列|“序列”|对.*序列.*理解)",
+    "6": r"(reflection|心得|体会)",
+}
 
 
-def _heading_pattern(part: str) -> re.Pattern[str]:
-    return re.compile(rf"^\s*#+\s*.*(part\s*{part}\b|第\s*[{part}{_ZH_DIGITS[part]}]\s*部分)", re.I | re.M)
+def _numbered(part: str) -> str:
+    """'Part 5', '第五部分', '五、', '5.', '5 ', '5：' at the start of a title (not '5.1' nor '50')."""
+    digits = f"[{part}{_ZH_DIGITS[part]}]"
+    return (rf"(part\s*{part}\b|第\s*{digits}\s*(部分|题|问)|"
+            rf"^\s*(#+\s*)?{digits}(?![\d.．]\d)\s*[、.．:：)）]?\s*(?=\S)(?![\d]))")
+
+
+def _title_pattern(part: str) -> re.Pattern[str]:
+    """A plain first line that titles part N the way write-ups do ('4.简单总结nn.RNNCell、nn.RNN', '五、谈谈…')."""
+    return re.compile(rf"^\s*{_numbered(part)}", re.I)
+
+
+_ANY_NUMBER = re.compile(r"(part\s*\d|第\s*[\d一二三四五六七八九十]+\s*(部分|题|问)|"
+                         r"^\s*[\d一二三四五六七八九十]+\s*([、.．:：)）\s]|(?=[^\d\s.．])))", re.I)
+
+
+def _opens(part: str, line: str, first_line: bool) -> bool:
+    """Whether `line` opens part N: a heading with its number, or with its name and no number at all
+    (part 2's '实现“序列”到“序列”' is not part 5); or, as a cell's first line, a numbered title."""
+    title = line.strip().lstrip("#").strip()
+    if re.match(r"^\s*#+\s", line):
+        if re.search(_numbered(part), title, re.I):
+            return True
+        return not _ANY_NUMBER.search(title) and bool(re.search(_PART_NAMES[part], title, re.I))
+    return first_line and len(title) <= 80 and bool(_title_pattern(part).match(title))
 
 
 def _answer_heading(part: str) -> re.Pattern[str]:
@@ -42,53 +73,82 @@ def _source(cell: dict[str, Any]) -> str:
 
 
 def from_notebook(cells: list[dict[str, Any]], handout_texts: set[str] | None = None) -> dict[str, str]:
+    return {part: text for part, (text, _) in locate_in_notebook(cells, handout_texts).items()}
+
+
+def locate_in_notebook(cells: list[dict[str, Any]],
+                       handout_texts: set[str] | None = None) -> dict[str, tuple[str, list[int]]]:
+    """(answer, where it was found) per written part: the tagged cell, else a rewritten answer cell found by
+    its heading, else whatever the student wrote under the part's heading (same cell or the cells after it,
+    up to the next part), leaving out the handout's own text."""
     handout_texts = handout_texts or set()
     markdown = [(i, _source(c), c.get("metadata") or {}) for i, c in enumerate(cells) if c.get("cell_type") == "markdown"]
-    answers: dict[str, str] = {}
+    answers: dict[str, tuple[str, list[int]]] = {}
     for part in WRITTEN_PARTS:
-        tagged = [text for _, text, meta in markdown
+        tagged = [(i, text) for i, text, meta in markdown
                   if f"answer-part{part}" in (meta.get("tags") or [])
                   or (meta.get("rnn_grader") or {}).get("answer") == part]
         if not tagged:
-            tagged = [text for _, text, _ in markdown if _answer_heading(part).search(text)]
+            tagged = [(i, text) for i, text, _ in markdown if _answer_heading(part).search(text)]
         if not tagged:
             tagged = _under_heading(markdown, part, handout_texts)
-        answers[part] = clean("\n\n".join(tagged))
+        text = clean("\n\n".join(text for _, text in tagged))
+        answers[part] = (text, [i + 1 for i, _ in tagged] if text else [])
     return answers
 
 
-def _under_heading(markdown: list[tuple[int, str, dict[str, Any]]], part: str, handout: set[str]) -> list[str]:
-    start = next((i for i, text, _ in markdown if _heading_pattern(part).search(text)), None)
-    if start is None:
-        return []
-    collected = []
+def _under_heading(markdown: list[tuple[int, str, dict[str, Any]]], part: str,
+                   handout: set[str]) -> list[tuple[int, str]]:
+    """The text after part N's heading, in its own cell and the following ones, up to another part's."""
+    collected: list[tuple[int, str]] = []
+    inside = False
     for index, text, _ in markdown:
-        if index <= start:
-            continue
-        if any(_heading_pattern(p).search(text) for p in ("4", "5", "6") if p != part):
+        kept: list[str] = []
+        for number, line in enumerate(text.splitlines()):
+            first = number == 0 or not "".join(text.splitlines()[:number]).strip()
+            if _opens(part, line, first):
+                inside, kept = True, []
+                continue
+            if inside and any(_opens(other, line, first) for other in WRITTEN_PARTS if other != part):
+                inside = False
+                break
+            if inside:
+                kept.append(line)
+        handout_lines = {line.strip() for block in handout for line in block.splitlines() if line.strip()}
+        body = "\n".join(line for line in kept if line.strip() not in handout_lines).strip()
+        if body and text.strip() not in handout:
+            collected.append((index, body))
+        if not inside and collected:
             break
-        if text.strip() not in handout:
-            collected.append(text)
     return collected
 
 
 def from_markdown(text: str) -> dict[str, str]:
-    """Split answers.md at its top-level headings; a '## Part N' heading starts part N's answer."""
+    """Split answers.md at part headings of any level ('# Part 5', '### 五、…', '## 6 心得体会');
+    other headings stay inside the current answer."""
     buffer: dict[str, list[str]] = {part: [] for part in WRITTEN_PARTS}
     current = None
     for line in text.splitlines():
-        if re.match(r"^\s*#{1,2}\s", line):
-            current = next((p for p in WRITTEN_PARTS if _heading_pattern(p).match(line)), None)
+        opened = next((p for p in WRITTEN_PARTS if re.match(r"^\s*#{1,6}\s", line) and _opens(p, line, False)), None)
+        if opened:
+            current = opened
         elif current:
             buffer[current].append(line)
     return {part: clean("\n".join(lines)) for part, lines in buffer.items()}
 
 
 def read_answers(notebook_cells: list[dict[str, Any]] | None, answers_file: Path | None,
-                 handout_texts: set[str] | None = None) -> dict[str, str]:
+                 handout_texts: set[str] | None = None,
+                 sources: dict[str, dict[str, Any]] | None = None) -> dict[str, str]:
+    """The answer to each written part; `sources`, when given, gets where each was taken from
+    (``{"cells": [12, 13]}`` or ``{"file": "answers.md"}``), so a reviewer can see a miss."""
     answers = {part: "" for part in WRITTEN_PARTS}
+    where: dict[str, dict[str, Any]] = {}
     if notebook_cells is not None:
-        answers.update(from_notebook(notebook_cells, handout_texts))
+        for part, (text, cells) in locate_in_notebook(notebook_cells, handout_texts).items():
+            answers[part] = text
+            if text:
+                where[part] = {"cells": cells}
     if answers_file is not None:
         try:
             with open(answers_file, "rb") as handle:  # a huge file costs no memory: answers are short
@@ -98,4 +158,7 @@ def read_answers(notebook_cells: list[dict[str, Any]] | None, answers_file: Path
         for part, text in from_file.items():
             if text and not answers.get(part):
                 answers[part] = text
+                where[part] = {"file": answers_file.name}
+    if sources is not None:
+        sources.update(where)
     return answers

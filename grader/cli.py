@@ -31,6 +31,26 @@ def _parts(value: str | None) -> list[str] | None:
     return chosen
 
 
+SUBMISSION_KINDS = "a class folder, a student folder, or a .ipynb / .py file"
+
+
+def _path_problem(paths: tuple[Path, ...], commands: list[str]) -> str | None:
+    """What is wrong with the paths given on the command line, in one line, or None."""
+    import difflib
+
+    for path in paths:
+        if not path.exists() and not path.is_symlink():
+            word = str(path)
+            if path == paths[0] and "/" not in word and not path.suffix:
+                near = difflib.get_close_matches(word, commands, n=1, cutoff=0.5)
+                hint = f"; did you mean `grade {near[0]}`?" if near else f" (commands: {', '.join(commands)})"
+                return f"'{word}' is neither a command nor an existing path{hint}"
+            return f"{path} does not exist (expected {SUBMISSION_KINDS})"
+        if path.is_file() and path.suffix not in (".ipynb", ".py"):
+            return f"{path} is not a submission (expected {SUBMISSION_KINDS})"
+    return None
+
+
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rnn-grader")
 def cli() -> None:
@@ -71,6 +91,10 @@ def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: st
     from grader.grade import SandboxUnavailable, main
 
     github = ci == "github" or (ci is None and in_github_actions())
+    problem = _path_problem(paths, sorted(cli.commands))
+    if problem:  # a typo must not grade a phantom student called after it
+        click.echo(f"grade: {problem}", err=True)
+        sys.exit(2)
     try:
         batch = main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
                      assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet, github=github,

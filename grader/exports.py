@@ -4,6 +4,10 @@
 SIS Login ID, Section, then one column per assignment named "<title>"; a "Points Possible" row comes
 first. The grader knows only the submission id, so it fills "SIS Login ID" with it and leaves the other
 identity columns empty: Canvas matches rows on any one of them.
+
+A student with a written part still pending review gets an *empty* grade cell: Canvas leaves an empty cell
+alone, so an upload before review publishes nothing for that student instead of a total built on unconfirmed
+suggestions (a 0 for an answer the grader never found). `grades.csv` says which parts are pending.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from grader.results import SubmissionResult
+from grader.results import SubmissionResult, pending_review
 
 ASSIGNMENT_TITLE = "RNN basics"
 
@@ -23,4 +27,5 @@ def write_canvas_csv(path: Path, results: list[SubmissionResult]) -> None:
         maximum = max((r.max_score for r in results), default=100)
         writer.writerow(["Points Possible", "", "", "", "", f"{maximum:g}"])
         for result in sorted(results, key=lambda r: r.student):
-            writer.writerow(["", "", "", result.student, "", f"{result.score:g}"])
+            grade = "" if pending_review(result) else f"{result.score:g}"
+            writer.writerow(["", "", "", result.student, "", grade])

@@ -54,6 +54,7 @@ class LoadedSubmission:
     submission: Submission
     notebook: nbformat.NotebookNode | None = None
     answers: dict[str, str] = field(default_factory=dict)
+    answer_sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # where each answer was found
     problem: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -148,7 +149,7 @@ def read_submission(submission: Submission, limits: Limits | None = None) -> Loa
             loaded.notes.append(f"{skipped} package install line(s) not run (the grader's environment is fixed)")
         loaded.notebook = notebook
     cells = [dict(c) for c in loaded.notebook.cells] if loaded.notebook is not None else None
-    loaded.answers = read_answers(cells, submission.answers_file, _handout_texts())
+    loaded.answers = read_answers(cells, submission.answers_file, _handout_texts(), loaded.answer_sources)
     return loaded
 
 
@@ -358,7 +359,8 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
     interference = list(record.interference)  # what the parent refused or found disagreeing
     for part in parts:
         ctx = JudgeContext(settings=config.parts[part.id].model_dump(), reference=reference,
-                           answers=loaded.answers, cell_errors=errors, rubric=config.rubric)
+                           answers=loaded.answers, cell_errors=errors, rubric=config.rubric,
+                           answer_sources=loaded.answer_sources)
         stage[0] = f"judge part {part.id} of"
         verdicts = judge_part(part, requests.get(part.id), record, ctx)
         interference += ctx.interference

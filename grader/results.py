@@ -103,14 +103,32 @@ def write_results(results: list[SubmissionResult], out: Path, part_ids: list[str
     write_grades_csv(results, out / "grades.csv", part_ids)
 
 
+def pending_review(result: SubmissionResult) -> list[str]:
+    """Parts whose score is still the rubric's suggestion: not a grade until a person confirms it."""
+    return [part.id for part in result.parts if part.needs_review]
+
+
+def part_state(part: PartResult) -> str:
+    if part.needs_review:
+        return "suggested"
+    return "confirmed" if part.reviewed else "automatic"
+
+
 def write_grades_csv(results: list[SubmissionResult], path: Path, part_ids: list[str]) -> None:
+    """One row per student: the total (suggestions included), the parts, then what is *not* a grade yet:
+    the parts pending review, the total without them, and each part's state."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student", "total", "max", "status", *[f"part {p}" for p in part_ids]])
+        writer.writerow(["student", "total", "max", "status", *[f"part {p}" for p in part_ids],
+                         "pending review", "total without pending", *[f"state {p}" for p in part_ids]])
         for result in sorted(results, key=lambda r: r.student):
-            scores = {part.id: part.score for part in result.parts}
+            parts = {part.id: part for part in result.parts}
+            pending = pending_review(result)
+            settled = sum(part.score for part in result.parts if part.id not in pending)
             writer.writerow([result.student, _number(result.score), _number(result.max_score), result.status,
-                             *[_number(scores[p]) if p in scores else "" for p in part_ids]])
+                             *[_number(parts[p].score) if p in parts else "" for p in part_ids],
+                             " ".join(pending), _number(round(settled, 2)),
+                             *[part_state(parts[p]) if p in parts else "" for p in part_ids]])
 
 
 def _number(value: float) -> str:

@@ -34,3 +34,18 @@ def test_grade_command_grades_a_student_and_writes_the_csv(tmp_path):
     assert "judy" in completed.stderr and "3/8" in completed.stderr
     csv_text = (tmp_path / "grades.csv").read_text(encoding="utf-8")
     assert csv_text.splitlines()[1].startswith("judy,3,8,graded,3")
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    (["/nonexistent/class"], "does not exist (expected a class folder"),
+    (["kit", "out/"], "'kit' is neither a command nor an existing path"),
+    (["chek", "homework.ipynb"], "did you mean `grade check`?"),
+    (["notes.zip"], "notes.zip is not a submission"),
+])
+def test_a_typo_is_a_usage_error_not_a_phantom_student(tmp_path, arguments, expected):
+    (tmp_path / "notes.zip").write_bytes(b"PK")
+    completed = subprocess.run([sys.executable, "-m", "grader.cli", *arguments, "--out", str(tmp_path / "out")],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 2, completed.stderr
+    assert expected in completed.stderr and len(completed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "grades.csv").exists()

@@ -117,7 +117,7 @@ def test_review_round_trip_keeps_everything_the_instructor_wrote(tmp_path):
     canvas = list(csv.reader((out / "lms-canvas.csv").open(encoding="utf-8")))
     assert canvas[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert canvas[1][0] == "Points Possible" and canvas[1][5] == "10"
-    assert ["", "", "", "heidi", "", f"{heidi.score:g}"] in canvas
+    assert ["", "", "", "heidi", "", ""] in canvas  # part 5 is still a suggestion: nothing published yet
 
 
 @pytest.mark.slow

@@ -25,7 +25,7 @@ from grader.gradebook import record_run
 from grader.parts import PART_IDS
 from grader.pipeline import GradeOptions, failed_result, grade_submission
 from grader.report import render_reports
-from grader.results import SubmissionResult, write_results
+from grader.results import SubmissionResult, pending_review, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
 from grader.sandbox.launch import probe_isolation, sandbox_features
 from grader.submissions import Submission, discover
@@ -153,9 +153,14 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
     if gradescope is not None:
         write("Gradescope results", lambda: write_results_json(gradescope, results))
     if not quiet:
-        console.print(summary_table(results, part_ids))
+        console.print(summary_table(results, part_ids, console.width))
         for problem in problems:
             console.print(f"[yellow]warning:[/] {problem}")
+        waiting = [r for r in results if pending_review(r)]
+        if waiting:
+            console.print(f"[yellow]{len(waiting)} student(s) have written parts pending review[/]: their totals include "
+                          f"suggested scores, and lms-canvas.csv leaves their grade empty until review.csv confirms "
+                          f"them (see 'pending review' in grades.csv)")
         reused = sum(r.from_cache for r in results)
         console.print(f"{len(results)} submission(s) graded in {seconds:.1f} s on {options.device} with {jobs} "
                       f"job(s){f', {reused} reused from the cache' if reused else ''}; report: {index}")

@@ -45,6 +45,7 @@ class JudgeContext:
     answers: dict[str, str] = field(default_factory=dict)  # written answers by part id
     cell_errors: list[Msg] = field(default_factory=list)  # "cell 7 raised TypeError: ..."
     rubric: dict[str, Any] = field(default_factory=dict)
+    answer_sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # {"cells": [...]} / {"file": ...}
     # what the judge found the student's process claimed falsely (shown as integrity notes, never scored)
     interference: list[str] = field(default_factory=list)
 

@@ -170,6 +170,9 @@ def probe_cell(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, 
     if problems:
         observation["data_problems"] = problems
     else:
+        # the student's own constant: its training prints decode with it, whatever the grader passes in
+        observation["vocab"] = observe(lambda: describe(namespace["HELLO_VOCAB"])) if "HELLO_VOCAB" in namespace \
+            else {"error": "HELLO_VOCAB is not defined"}
         encode, one_hot = found["encode"], found["one_hot"]
         observation["encode"] = [observe(lambda w=w: describe(call(encode, w, list(VOCAB), label="encode")))
                                  for w in request["encode_words"]]
@@ -249,6 +252,7 @@ class SeedRuns(Strict):
 
 class HelloObservation(Strict):
     data_problems: Optional[Problems] = None
+    vocab: Optional[Observed] = None
     encode: Optional[list[Observed]] = None
     one_hot: Optional[Observed] = None
     model_problems: Optional[Problems] = None
@@ -265,12 +269,12 @@ def _validate(request: dict[str, Any], observation: Any, with_data: bool, shape_
     if problem:
         return problem
     if with_data:
-        problem, reported = problems_or_results(observation, "data_problems", ("encode", "one_hot"))
+        problem, reported = problems_or_results(observation, "data_problems", ("vocab", "encode", "one_hot"))
         if not problem and not reported:
             problem = count_mismatch("encode", len(request["encode_words"]), observation["encode"])
         if problem:
             return problem
-    elif any(observation.get(key) is not None for key in ("data_problems", "encode", "one_hot")):
+    elif any(observation.get(key) is not None for key in ("data_problems", "vocab", "encode", "one_hot")):
         return M("observation_invalid", where="encode", problem="not asked for")
     problem, reported = problems_or_results(observation, "model_problems", ("shapes", "training"))
     if problem or reported:
@@ -427,8 +431,10 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
                         second=M("hello_input_blind", model=model_name, count=len(set(blind))))
     standard_needed = needed_hidden if hidden else needed
     if own_fraction >= 1.0:
-        own = Verdict("own_training", 1.0, M("hello_own_ok", **counts), expected=TARGET, got=seen, plot=plot,
-                      hidden=bool(hidden))
+        disagree = _prints_disagree(runs, own_ok, train_name)
+        own = Verdict("own_training", 1.0, M("concat", first=M("hello_own_ok", **counts),
+                                             second=disagree or M("empty")),
+                      expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
     else:
         hint = M("hello_loop_hint", **counts) if len(standard_ok) >= standard_needed else M("empty")
         own = Verdict("own_training", min(1.0, max(0.0, own_fraction)),
@@ -449,6 +455,26 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     return [own, model]
 
 
+def _described_list(value: Any) -> Any:
+    """A described list or tuple back as a plain list (strings and numbers), else the value as it came."""
+    if isinstance(value, dict) and value.get("type") in ("list", "tuple") and isinstance(value.get("items"), list):
+        return [_described_list(item) for item in value["items"]]
+    return value
+
+
+def _prints_disagree(runs: list[dict[str, Any]], passing: list[int], train: str) -> Optional[Msg]:
+    """Where the model learned 'ohlol', the last string train_hello_* returned should say so too: otherwise
+    the student's own prints decode with other letters than the model uses."""
+    mismatched = []
+    for run in runs:
+        value = run["own"].get("value") if run["seed"] in passing else None
+        if value and value.get("words") and value["words"][-1] != TARGET:
+            mismatched.append(value["words"][-1])
+    if passing and len(mismatched) == len(passing):
+        return M("prints_disagree", got=mismatched[0], target=TARGET, train=train)
+    return None
+
+
 def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
                ctx: JudgeContext) -> list[Verdict]:
     verdicts: list[Verdict] = []
@@ -464,7 +490,13 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
             if got != expected:
                 hidden = hidden or word not in ("hello", "ohlol")
                 wrong.append(M("encode_wrong", word=repr(word), got=error_of(seen) or got, expected=expected))
-        verdicts.append(Verdict("encode", 1.0 - len(wrong) / len(request["encode_words"]),
+        vocab = _described_list(observation["vocab"].get("value"))
+        fraction = 1.0 - len(wrong) / len(request["encode_words"])
+        if vocab != VOCAB:  # the contract's constant: a reordered vocabulary makes the student's prints nonsense
+            wrong.insert(0, error_of(observation["vocab"]) or M("constant_wrong", name="HELLO_VOCAB", got=vocab,
+                                                               expected=VOCAB))
+            fraction = 0.0
+        verdicts.append(Verdict("encode", fraction,
                                 M("list", items=wrong) if wrong else M("encode_ok"), hidden=hidden,
                                 expected=ctx.reference.encode("hello", VOCAB)))
         expected = ctx.reference.one_hot([1, 0, 2, 2, 3], 4).numpy()

@@ -101,6 +101,8 @@ def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     if problems:
         observation["data_problems"] = problems
     else:
+        observation["constants"] = {name: observe(lambda name=name: describe(namespace[name])) if name in namespace
+                                    else {"error": f"{name} is not defined"} for name in ("LETTERS", "PAIRS")}
         observation["make_data"] = [
             observe(lambda case=case: describe(call(found["make_data"], [tuple(p) for p in case["pairs"]],
                                                     case["n_step"], label="make_data")))
@@ -171,8 +173,14 @@ class TrainingValue(Strict):
     value: TrainingResult
 
 
+class Constants(Strict):
+    LETTERS: Observed
+    PAIRS: Observed
+
+
 class Seq2SeqObservation(Strict):
     data_problems: Optional[Problems] = None
+    constants: Optional[Constants] = None
     make_data: Optional[list[Observed]] = None
     model_problems: Optional[Problems] = None
     shapes: Optional[Observed] = None
@@ -183,7 +191,7 @@ def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
     problem = invalid(Seq2SeqObservation, observation)
     if problem:
         return problem
-    problem, reported = problems_or_results(observation, "data_problems", ("make_data",))
+    problem, reported = problems_or_results(observation, "data_problems", ("constants", "make_data"))
     if not problem and not reported:
         problem = count_mismatch("make_data cases", len(request["data_cases"]), observation["make_data"])
     if problem:
@@ -295,6 +303,29 @@ class ContractModel:
         return "".join(letters).replace("?", "")
 
 
+def _plain(value: Any) -> Any:
+    """A described list/tuple back as nested lists of plain values."""
+    if isinstance(value, dict) and value.get("type") in ("list", "tuple") and isinstance(value.get("items"), list):
+        return [_plain(item) for item in value["items"]]
+    return value
+
+
+def _constant_problems(constants: dict[str, Any]) -> list[Msg]:
+    """LETTERS and PAIRS as the homework fixes them: the student's make_data and translate rely on them."""
+    problems = []
+    letters = constants["LETTERS"].get("value")
+    letters = "".join(_plain(letters)) if isinstance(_plain(letters), list) and \
+        all(isinstance(c, str) for c in _plain(letters)) else letters
+    if letters != LETTERS:
+        problems.append(error_of(constants["LETTERS"]) or M("constant_wrong", name="LETTERS", got=letters,
+                                                            expected=LETTERS))
+    pairs = _plain(constants["PAIRS"].get("value"))
+    if pairs != [list(pair) for pair in PAIRS]:
+        problems.append(error_of(constants["PAIRS"]) or M("constant_wrong", name="PAIRS", got=pairs,
+                                                          expected=[list(pair) for pair in PAIRS]))
+    return problems
+
+
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
     verdicts: list[Verdict] = []
     if observation.get("data_problems"):
@@ -315,6 +346,7 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
                     problem = M("dtype", what=name, got=got.get("dtype"), expected=str(want.dtype).replace("torch.", ""))
                 if problem:
                     wrong.append(problem)
+        wrong = _constant_problems(observation["constants"]) + wrong
         verdicts.append(Verdict("make_data", 0.0 if wrong else 1.0,
                                 M("list", items=wrong[:3]) if wrong else M("make_data_ok"),
                                 hidden=len(request["data_cases"]) > 1))

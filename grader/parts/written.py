@@ -26,7 +26,8 @@ def rubric_verdict(check: str, part_id: str, ctx: JudgeContext) -> Verdict:
         return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": _labels(rubric), "answer": ""})
     if len(text) < minimum:
         return Verdict(check, 0.0, M("answer_short", length=len(text), minimum=minimum),
-                       got={"found": [], "missed": _labels(rubric), "answer": text})
+                       got={"found": [], "missed": _labels(rubric), "answer": text,
+                            "from": ctx.answer_sources.get(part_id, {})})
     haystack = _normalise(text)
     found, missed = [], []
     for point in rubric.get("point", []):
@@ -36,7 +37,8 @@ def rubric_verdict(check: str, part_id: str, ctx: JudgeContext) -> Verdict:
     total = len(found) + len(missed)
     fraction = len(found) / total if total else 1.0
     return Verdict(check, fraction, M("rubric", found=len(found), total=total),
-                   got={"found": found, "missed": missed, "answer": text})
+                   got={"found": found, "missed": missed, "answer": text,
+                        "from": ctx.answer_sources.get(part_id, {})})
 
 
 def _labels(rubric: dict[str, Any]) -> list[str]:
