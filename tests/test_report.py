@@ -159,6 +159,7 @@ def test_every_check_message_key_exists_and_renders_in_both_languages():
     used |= {f"cell_{status}" for status in ("timeout", "dead")}  # M(f"cell_{status}") in the pipeline
     used |= set(PROBLEM_PARAMS)  # M(fact["issue"], ...): contract problems the probes report as facts
     used |= {f"hello_model{kind}_{end}" for kind in ("", "_hidden") for end in ("ok", "short")}  # M(f"{prefix}_ok")
+    used |= {"hello_loop_hint", "hello_loop_hint_rnn"}  # M(hint_key, ...) in part2_hello
     assert {"not_defined", "array_values", "hello_loop_hint", "submission_timeout"} <= used
     for lang in LANGUAGES:
         keys = {key[4:] for key in catalog(lang) if key.startswith("msg.")}

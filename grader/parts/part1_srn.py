@@ -121,6 +121,13 @@ def _init_observation(cell_like: Any, linear: Any) -> dict[str, Any]:
     return report
 
 
+def _described(name: str, types: list[str]) -> str:
+    """'core.weight_ih' -> "the RNNCell's weight_ih": the object the student made, not the grader's label."""
+    owner, _, parameter = name.partition(".")
+    kind = types[0] if owner == "core" else types[1]
+    return f"the {kind}'s {parameter}"
+
+
 def _judge_init(init: dict[str, Any], expected_types: list[str],
                 expected_shapes: dict[str, list[int]]) -> Verdict:
     if "error" in init:
@@ -134,12 +141,13 @@ def _judge_init(init: dict[str, Any], expected_types: list[str],
     for name, shape in expected_shapes.items():
         parameter = seen["parameters"].get(name)
         target = 1.0 if ".weight" in name else 0.0
+        label = _described(name, expected_types)
         if parameter is None:
-            wrong.append(M("parameter_missing", name=name))
+            wrong.append(M("parameter_missing", name=label))
         elif parameter["shape"] != shape:
-            wrong.append(M("array_shape", what=name, got=tuple(parameter["shape"]), expected=tuple(shape)))
+            wrong.append(M("array_shape", what=label, got=tuple(parameter["shape"]), expected=tuple(shape)))
         elif not (parameter["min"] == parameter["max"] == target):
-            wrong.append(M("init_values", name=name, target=target, low=parameter["min"], high=parameter["max"]))
+            wrong.append(M("init_values", name=label, target=target, low=parameter["min"], high=parameter["max"]))
     if wrong:
         return Verdict("initialisation", 0.0, M("list", items=wrong[:3]))
     return Verdict("initialisation", 1.0, M("init_ok"))

@@ -436,9 +436,15 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
                                              second=disagree or M("empty")),
                       expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
     else:
-        hint = M("hello_loop_hint", **counts) if len(standard_ok) >= standard_needed else M("empty")
-        own = Verdict("own_training", min(1.0, max(0.0, own_fraction)),
-                      M("hello_own_short", hint=M("concat", first=hint, second=hidden_note), **counts),
+        raised = [error_of(r["own"]) for r in runs if error_of(r["own"])]
+        if raised and not own_ok:  # lead with the error: a crash is not a training problem
+            message = M("hello_own_raised", train=train_name, error=raised[0], count=len(raised), total=total)
+        else:
+            # a hint only where the evidence supports it: the grader's loop teaches this very model
+            hint_key = "hello_loop_hint" if kind == "cell" else "hello_loop_hint_rnn"
+            hint = M(hint_key, **counts) if len(standard_ok) >= standard_needed else M("empty")
+            message = M("hello_own_short", hint=M("concat", first=hint, second=hidden_note), **counts)
+        own = Verdict("own_training", min(1.0, max(0.0, own_fraction)), message,
                       expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
     standard_counts = {**counts, "passed": len(standard_ok), "needed": standard_needed}
     prefix = "hello_model_hidden" if hidden else "hello_model"

@@ -34,6 +34,7 @@ class CellRecordModel(_Strict):
     evalue: ShortText = ""
     traceback: Annotated[list[ShortText], Field(max_length=8)] = []
     output: Annotated[str, Field(max_length=16000)] = ""
+    module: Optional[Annotated[str, Field(max_length=200)]] = None  # the file a module submission's cell imports
 
 
 class PhaseMessage(_Strict):

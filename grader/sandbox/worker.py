@@ -85,6 +85,9 @@ def _cell_record(cell: Any, index: int, seconds: float, dropped: int, timed_out:
     if timed_out:  # say so rather than the KeyboardInterrupt the interrupt produced
         record.update(status="timeout", ename="CellTimeout", evalue=f"timed out after {timeout_s:g} s")
     record["output"] = _text_of_outputs(cell.get("outputs", []))[:KEPT_OUTPUT_CHARS]
+    module = (cell.get("metadata") or {}).get("rnn_grader_module")
+    if module:
+        record["module"] = str(module)[:200]
     return record
 
 
@@ -95,10 +98,12 @@ def _student_notebook(job: dict[str, Any]) -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook()
     for module in job["modules"]:
         # Import, not run: a module's `if __name__ == "__main__":` block (its own demo) stays out.
-        notebook.cells.append(nbformat.v4.new_code_cell(
+        cell = nbformat.v4.new_code_cell(
             f"import importlib as _importlib\n"
             f"globals().update({{k: v for k, v in vars(_importlib.import_module({module!r})).items()"
-            f" if not k.startswith('__')}})"))
+            f" if not k.startswith('__')}})")
+        cell.metadata["rnn_grader_module"] = f"{module}.py"  # the report shows the file, not this import
+        notebook.cells.append(cell)
     return notebook
 
 
