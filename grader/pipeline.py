@@ -246,6 +246,32 @@ def _probe_failure(message: dict[str, Any]) -> Msg:
     return M("checks_failed", error=message.get("error"))
 
 
+_IN_CELL = re.compile(r'File "In\[(\d+)\]", line (\d+)')
+
+
+def _cells_named(observation: Any, cells: list[dict[str, Any]]) -> Any:
+    """Tracebacks say `In[7]` (the kernel's execution count); the student knows "cell 12" of their notebook."""
+    numbers = {cell["execution_count"]: cell["index"] + 1 for cell in cells
+               if isinstance(cell.get("execution_count"), int)}
+
+    def rename(match: re.Match[str]) -> str:
+        number = numbers.get(int(match.group(1)))
+        return f"cell {number}, line {match.group(2)}" if number else match.group(0)
+
+    def walk(value: Any, depth: int = 0) -> Any:
+        if depth > 32:
+            return value
+        if isinstance(value, dict):
+            return {key: (([_IN_CELL.sub(rename, line) if isinstance(line, str) else line for line in item]
+                           if key == "traceback" and isinstance(item, list) else walk(item, depth + 1)))
+                    for key, item in value.items()}
+        if isinstance(value, list):
+            return [walk(item, depth + 1) for item in value]
+        return value
+
+    return walk(observation) if numbers else observation
+
+
 def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionRecord | None,
                ctx: JudgeContext) -> list[Verdict]:
     if part.plan is not None:
@@ -258,7 +284,7 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
             if message.get("reason") in ("too_large", "unreadable"):
                 ctx.interference.append(render(_probe_failure(message)))
             return [Verdict(check, 0.0, _probe_failure(message)) for check in part.checks]
-        observation = message.get("observation")
+        observation = _cells_named(message.get("observation"), record.cells)
         problem = part.validate(request or {}, observation) if part.validate else None
         if problem is not None:  # fail closed: an observation that does not answer the request earns nothing
             ctx.interference.append(f"part {part.id}: {problem}")

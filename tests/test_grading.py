@@ -132,3 +132,16 @@ def test_the_same_submission_graded_twice_gets_the_same_result(example_class, tm
     assert first.score == second.score
     assert [[(c.score, c.got) for c in p.checks] for p in first.parts] == \
            [[(c.score, c.got) for c in p.checks] for p in second.parts]
+
+@pytest.mark.slow
+def test_a_crash_in_the_students_training_leads_the_message_with_cell_line_and_code(tmp_path):
+    """Not "predicts 'ohlol' for 0 of 5 seeds (is the loss summed…?)": the error, where it is, and the line."""
+    student = notebook_with(tmp_path / "class", "crash", edits=[
+        ("    targets = labels.reshape(-1)\n", "    targets = labels  # (T, B): not what CrossEntropyLoss takes\n")])
+    result = grade(paths=[student], out=tmp_path / "out", jobs=1, only=["2.2"], quiet=True,
+                   use_cache=False).results[0]
+    own = next(c for p in result.parts for c in p.checks if c.id == "own_training")
+    cell = next(c for c in result.cells if "targets = labels  #" in c["source"])
+    assert own.message.startswith("train_hello_rnn raised an error in 5 of 5 runs"), own.message
+    assert f"cell {cell['index'] + 1}, line " in own.message and "loss = criterion(logits, targets)" in own.message
+    assert "summed" not in own.message and "/tmp/" not in own.message

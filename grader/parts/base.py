@@ -10,6 +10,8 @@ Points come later, from the grading config: a verdict only says which fraction o
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Optional, Union
 
@@ -272,8 +274,12 @@ def error_of(observation: Any) -> Optional[Msg]:
     """The error of a failed observation, with the student's last frame when there is one."""
     if isinstance(observation, dict) and "error" in observation:
         where = observation.get("traceback") or []
-        last = where[-1].strip().splitlines()[0].strip() if where else ""
-        if last:
+        lines = [line.strip() for line in str(where[-1]).strip().splitlines()] if where else []
+        if lines and lines[0]:
+            # 'File "part2.py", line 24, in train' -> 'part2.py, line 24, in train', then the line itself
+            last = re.sub(r'^File "(.+?)", line', r"\1, line", lines[0])
+            if len(lines) > 1 and lines[1]:
+                last += f": {lines[1][:160]}"
             return M("error_at", error=observation["error"], where=last)
         return M("raw", text=observation["error"])
     return None

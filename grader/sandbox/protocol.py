@@ -34,6 +34,7 @@ class CellRecordModel(_Strict):
     evalue: ShortText = ""
     traceback: Annotated[list[ShortText], Field(max_length=8)] = []
     output: Annotated[str, Field(max_length=16000)] = ""
+    execution_count: Optional[Annotated[int, Field(ge=0)]] = None
     module: Optional[Annotated[str, Field(max_length=200)]] = None  # the file a module submission's cell imports
 
 

@@ -24,6 +24,7 @@ _LIBRARY_DIRS = tuple({os.path.dirname(os.__file__), _PACKAGE_DIR})
 
 
 _uses_torch = True
+_private_root = ""  # the submission's private folder: its files are named by their base name in tracebacks
 
 
 def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, private_root: str = "",
@@ -32,8 +33,8 @@ def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, pr
 
     `uses_torch` is False when the student's code never mentions torch: importing it here would cost two
     seconds for nothing (a probe that needs it imports it, and torch's default seed is fixed anyway)."""
-    global _uses_torch
-    _uses_torch = uses_torch
+    global _uses_torch, _private_root
+    _uses_torch, _private_root = uses_torch, private_root
     try:  # when the submission's memory group is full, the student's processes go first, not the worker
         with open("/proc/self/oom_score_adj", "w", encoding="ascii") as handle:
             handle.write("500")
@@ -314,11 +315,26 @@ class ProbeFailure(Exception):
 
 
 def _student_frames(tb: Any) -> list[str]:
-    """Keep the frames of the student's code: the grader's own frames only confuse."""
+    """Keep the frames of the student's code, named as the student knows them: a notebook cell as `In[7]`
+    (the parent turns that into "cell 12"), a module by its file name; the grader's own frames only confuse."""
     frames = traceback.extract_tb(tb)
     kept = [f for f in frames
             if not f.filename.startswith(_LIBRARY_DIRS) and "site-packages" not in f.filename]
-    return [line.rstrip() for line in traceback.format_list(kept[-6:])]
+    try:
+        from IPython import get_ipython
+
+        cells = dict(getattr(get_ipython().compile, "_filename_map", {}))
+    except (ImportError, AttributeError):
+        cells = {}
+    named = []
+    for frame in kept[-6:]:
+        name = frame.filename
+        if name in cells:
+            name = f"In[{cells[name]}]"
+        elif _private_root and name.startswith(_private_root.rstrip(os.sep) + os.sep):
+            name = os.path.basename(name)
+        named.append(traceback.FrameSummary(name, frame.lineno, frame.name, line=frame.line))
+    return [line.rstrip() for line in traceback.format_list(named)]
 
 
 def call(function: Callable[..., Any], *args: Any, label: str = "", **kwargs: Any) -> Any:

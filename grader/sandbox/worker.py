@@ -85,6 +85,8 @@ def _cell_record(cell: Any, index: int, seconds: float, dropped: int, timed_out:
     if timed_out:  # say so rather than the KeyboardInterrupt the interrupt produced
         record.update(status="timeout", ename="CellTimeout", evalue=f"timed out after {timeout_s:g} s")
     record["output"] = _text_of_outputs(cell.get("outputs", []))[:KEPT_OUTPUT_CHARS]
+    if isinstance(cell.get("execution_count"), int):  # In[N]: how tracebacks name this cell
+        record["execution_count"] = cell["execution_count"]
     module = (cell.get("metadata") or {}).get("rnn_grader_module")
     if module:
         record["module"] = str(module)[:200]
