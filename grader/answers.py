@@ -100,21 +100,21 @@ def locate_in_notebook(cells: list[dict[str, Any]],
 def _under_heading(markdown: list[tuple[int, str, dict[str, Any]]], part: str,
                    handout: set[str]) -> list[tuple[int, str]]:
     """The text after part N's heading, in its own cell and the following ones, up to another part's."""
+    handout_lines = {line.strip() for block in handout for line in block.splitlines() if line.strip()}
     collected: list[tuple[int, str]] = []
     inside = False
     for index, text, _ in markdown:
         kept: list[str] = []
-        for number, line in enumerate(text.splitlines()):
-            first = number == 0 or not "".join(text.splitlines()[:number]).strip()
+        first = True  # until the cell's first non-blank line: a plain numbered title counts only there
+        for line in text.splitlines():
             if _opens(part, line, first):
                 inside, kept = True, []
-                continue
-            if inside and any(_opens(other, line, first) for other in WRITTEN_PARTS if other != part):
+            elif inside and any(_opens(other, line, first) for other in WRITTEN_PARTS if other != part):
                 inside = False
                 break
-            if inside:
+            elif inside:
                 kept.append(line)
-        handout_lines = {line.strip() for block in handout for line in block.splitlines() if line.strip()}
+            first = first and not line.strip()
         body = "\n".join(line for line in kept if line.strip() not in handout_lines).strip()
         if body and text.strip() not in handout:
             collected.append((index, body))

@@ -261,13 +261,16 @@ def _cells_named(observation: Any, cells: list[dict[str, Any]]) -> Any:
     def walk(value: Any, depth: int = 0) -> Any:
         if depth > 32:
             return value
-        if isinstance(value, dict):
-            return {key: (([_IN_CELL.sub(rename, line) if isinstance(line, str) else line for line in item]
-                           if key == "traceback" and isinstance(item, list) else walk(item, depth + 1)))
-                    for key, item in value.items()}
         if isinstance(value, list):
             return [walk(item, depth + 1) for item in value]
-        return value
+        if not isinstance(value, dict):
+            return value
+        renamed = {key: walk(item, depth + 1) for key, item in value.items() if key != "traceback"}
+        if "traceback" in value:  # frames are strings; anything else is left for validation to judge
+            frames = value["traceback"]
+            renamed["traceback"] = [_IN_CELL.sub(rename, line) if isinstance(line, str) else line
+                                    for line in frames] if isinstance(frames, list) else frames
+        return renamed
 
     return walk(observation) if numbers else observation
 
@@ -281,9 +284,10 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
             reason = M("not_checked", reason=record.fatal_message or M("checks_did_not_run"))
             return [Verdict(check, 0.0, reason) for check in part.checks]
         if not message.get("ok"):
+            failure = _probe_failure(message)
             if message.get("reason") in ("too_large", "unreadable"):
-                ctx.interference.append(render(_probe_failure(message)))
-            return [Verdict(check, 0.0, _probe_failure(message)) for check in part.checks]
+                ctx.interference.append(render(failure))
+            return [Verdict(check, 0.0, failure) for check in part.checks]
         observation = _cells_named(message.get("observation"), record.cells)
         problem = part.validate(request or {}, observation) if part.validate else None
         if problem is not None:  # fail closed: an observation that does not answer the request earns nothing

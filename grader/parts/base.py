@@ -209,6 +209,20 @@ class ModelState(Strict):
     params: Annotated[dict[str, Parameter], Field(max_length=64)]
 
 
+def trained_layers(state: dict[str, Any]) -> Optional[tuple[list[Layer], dict[str, np.ndarray]]]:
+    """A trained model as it came back: its layers below the model itself and every parameter as an array;
+    None when the parameters cannot be decoded."""
+    model = ModelState.model_validate(state)
+    arrays = decode_state(model)
+    return None if arrays is None else ([layer for layer in model.modules if layer.path != ""], arrays)
+
+
+def layer_arrays(layer: Layer, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One layer's parameters by their own names ('encoder.weight_ih_l0' -> 'weight_ih_l0')."""
+    prefix = layer.path + "."
+    return {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
+
+
 def decode_state(state: ModelState) -> Optional[dict[str, np.ndarray]]:
     """Parameters as float32 arrays, or None when any is missing or its bytes do not match its shape."""
     import base64
@@ -256,6 +270,14 @@ def as_array(description: Any) -> Optional[np.ndarray]:
         return np.asarray(data, dtype=float).reshape(description["shape"])
     except (TypeError, ValueError):
         return None
+
+
+def plain(description: Any) -> Any:
+    """A described list or tuple back as nested plain lists (strings, numbers); anything else as it came."""
+    if isinstance(description, dict) and description.get("type") in ("list", "tuple") \
+            and isinstance(description.get("items"), list):
+        return [plain(item) for item in description["items"]]
+    return description
 
 
 def shape_of(description: Any) -> Optional[tuple[int, ...]]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
+from pydantic import StrictFloat, StrictInt, StrictStr
 
 from grader.messages import M, Msg
 from grader.parts.base import (
-    JudgeContext, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array, contract_lookup,
+    Failure, JudgeContext, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array, contract_lookup,
     count_mismatch, error_of, fraction_message, invalid, missing_reason, problems_or_results, rounded, shape_of,
     small_table, unavailable,
 )
@@ -377,9 +378,25 @@ class NumpyObservation(Strict):
     cases: Optional[list[Observed]] = None
 
 
+class ParameterRange(Strict):
+    shape: list[int]
+    min: Union[StrictInt, StrictFloat]
+    max: Union[StrictInt, StrictFloat]
+
+
+class InitReport(Strict):
+    """What `_init_observation` reports: the two modules' types and each parameter's shape and range."""
+    types: list[StrictStr]
+    parameters: dict[str, ParameterRange]
+
+
+class InitValue(Strict):
+    value: InitReport
+
+
 class ModuleObservation(Strict):  # 1.3 and 1.4
     problems: Optional[Problems] = None
-    init: Optional[Observed] = None
+    init: Optional[Union[InitValue, Failure]] = None
     fixed: Optional[Observed] = None
     cases: Optional[list[Observed]] = None
 
@@ -400,29 +417,6 @@ validate_numpy = _validate(NumpyObservation, ("cases",))
 validate_module = _validate(ModuleObservation, ("init", "fixed", "cases"))
 
 
-def _init_report_ok(init: Any) -> bool:
-    """The 'initialisation' observation's value: types and per-parameter shape, min and max."""
-    if "value" not in init:
-        return True
-    value = init["value"]
-    if not isinstance(value, dict) or set(value) != {"types", "parameters"}:
-        return False
-    if not isinstance(value["types"], list) or not all(isinstance(t, str) for t in value["types"]):
-        return False
-    parameters = value["parameters"]
-    return isinstance(parameters, dict) and all(
-        isinstance(p, dict) and set(p) == {"shape", "min", "max"} and isinstance(p["shape"], list)
-        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (p["min"], p["max"]))
-        for p in parameters.values())
-
-
-def _validate_module(request: dict[str, Any], observation: Any) -> Optional[Msg]:
-    problem = validate_module(request, observation)
-    if problem is None and observation.get("init") is not None and not _init_report_ok(observation["init"]):
-        problem = M("observation_invalid", where="init", problem="not an initialisation report")
-    return problem
-
-
 MODULE = __name__
 PARTS = [
     Part("1.1", "SRN in numpy, no activation", "numpy 实现 SRN(无激活)", ("fixed_example", "hidden_cases"),
@@ -431,8 +425,8 @@ PARTS = [
          judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE, validate=validate_numpy),
     Part("1.3", "SRN with nn.RNNCell", "用 nn.RNNCell 实现 SRN",
          ("initialisation", "fixed_example", "random_weights", "shapes"), judge_cell, plan_cell, "probe_cell", MODULE,
-         validate=_validate_module),
+         validate=validate_module),
     Part("1.4", "SRN with nn.RNN", "用 nn.RNN 实现 SRN",
          ("initialisation", "fixed_example", "random_weights", "shapes"), judge_rnn, plan_rnn, "probe_rnn", MODULE,
-         validate=_validate_module),
+         validate=validate_module),
 ]

@@ -15,8 +15,8 @@ from pydantic import Field
 from grader.messages import M, Msg, render
 from grader.parts.base import (
     Described, Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, as_array,
-    compare_array, contract_lookup, count_mismatch, decode_state, error_of, invalid, missing_reason,
-    problems_or_results, shape_of, small_table, unavailable,
+    compare_array, contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason,
+    plain, problems_or_results, shape_of, small_table, trained_layers, unavailable,
 )
 
 VOCAB = ["e", "h", "l", "o"]
@@ -302,17 +302,14 @@ def validate_rnn(request: dict[str, Any], observation: Any) -> Optional[Msg]:
 def _contract_layer(state: dict[str, Any], kind: str) -> Optional[tuple[Any, dict[str, np.ndarray], str]]:
     """(layer settings, its arrays by short name, nonlinearity) when the trained model is exactly the
     contract's (one torch nn.RNNCell / nn.RNN, 4 hidden units that are the logits); else None."""
-    model = ModelState.model_validate(state)
-    arrays = decode_state(model)
-    layers = [m for m in model.modules if m.path != ""]
+    found = trained_layers(state)
     wanted = "RNNCell" if kind == "cell" else "RNN"
-    if arrays is None or len(layers) != 1 or layers[0].type != wanted or not layers[0].library:
+    if found is None or len(found[0]) != 1 or found[0][0].type != wanted or not found[0][0].library:
         return None
-    layer = layers[0]
-    prefix = layer.path + "."
-    if not all(name.startswith(prefix) for name in arrays):
+    (layer,), arrays = found
+    short = layer_arrays(layer, arrays)
+    if len(short) != len(arrays):  # a parameter outside the one layer
         return None
-    short = {name[len(prefix):]: array for name, array in arrays.items()}
     config = layer.config
     nonlinearity = config.get("nonlinearity", "tanh")
     if nonlinearity not in ("tanh", "relu") or config.get("batch_first") or config.get("bidirectional") \
@@ -372,44 +369,45 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     needed = min(int(settings.get("min_passing_seeds", 3)), total)
     needed_hidden = min(int(settings.get("min_passing_hidden_seeds", 2)), total)
     in_process_only, disagreements = False, []
+    own_ok, hidden_ok, standard_ok, blind = [], [], [], []
 
-    def predicted(observed: dict[str, Any], source: str, target: str, seed: int, which: str) -> Optional[str]:
+    def outcome(observed: dict[str, Any], source: str, target: str, seed: int, which: str,
+                input_checked: bool) -> tuple[Optional[str], bool]:
+        """(the prediction believed, whether it counts): the parent's own evaluation of the weights for the
+        contract's model; otherwise the process's claim, which counts only if the output was shown to depend
+        on the input (where the probe tested that)."""
         nonlocal in_process_only
         if "value" not in observed:
-            return None
+            return None, False
         value = observed["value"]
         evaluated = evaluate_trained(kind, value, source)
         if evaluated is None:
             in_process_only = True
-            return value["claimed"]
+            word = value["claimed"]
+            if word == target and input_checked and value.get("same_logits") is not False:
+                blind.append(seed)  # not the contract's model, and its output ignores the input
+                return word, False
+            return word, word == target
         # a forward that differs from the contract's can make the two differ honestly: only a claimed success
         # that the weights do not support is worth an instructor's look
         if value["claimed"] == target and evaluated != target:
             disagreements.append(f"seed {seed} ({which}): reported {value['claimed']!r}, "
                                  f"the weights give {evaluated!r}")
-        return evaluated
+        return evaluated, evaluated == target
 
-    own_ok, hidden_ok, standard_ok, blind = [], [], [], []
     predictions: dict[int, str] = {}
     grader_task = tuple(hidden) if hidden else (SOURCE, TARGET)
     for run in runs:
         seed = run["seed"]
-        word = predicted(run["own"], SOURCE, TARGET, seed, train_name)
+        word, reached = outcome(run["own"], SOURCE, TARGET, seed, train_name, bool(hidden))
         predictions[seed] = word if word is not None else render(error_of(run["own"]) or "?")
-        if word == TARGET:
-            if hidden and run["own"]["value"].get("same_logits") is not False and \
-                    evaluate_trained(kind, run["own"]["value"], SOURCE) is None:
-                blind.append(seed)  # not the contract's model, and its output ignores the input
-            else:
-                own_ok.append(seed)
-        if hidden and predicted(run["own_hidden"], hidden[0], hidden[1], seed, f"{train_name}, hidden task") == hidden[1]:
+        if reached:
+            own_ok.append(seed)
+        if hidden and outcome(run["own_hidden"], hidden[0], hidden[1], seed, f"{train_name}, hidden task",
+                              False)[1]:
             hidden_ok.append(seed)
-        if predicted(run["standard"], grader_task[0], grader_task[1], seed, "the grader's loop") == grader_task[1]:
-            if hidden and run["standard"]["value"].get("same_logits") is not False and \
-                    evaluate_trained(kind, run["standard"]["value"], grader_task[0]) is None:
-                blind.append(seed)
-            else:
-                standard_ok.append(seed)
+        if outcome(run["standard"], grader_task[0], grader_task[1], seed, "the grader's loop", bool(hidden))[1]:
+            standard_ok.append(seed)
     if disagreements:
         ctx.interference.append(f"{model_name}: the predictions reported from the student's process differ from "
                                 f"the grader's evaluation of the trained weights ({disagreements[0]})")
@@ -461,13 +459,6 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     return [own, model]
 
 
-def _described_list(value: Any) -> Any:
-    """A described list or tuple back as a plain list (strings and numbers), else the value as it came."""
-    if isinstance(value, dict) and value.get("type") in ("list", "tuple") and isinstance(value.get("items"), list):
-        return [_described_list(item) for item in value["items"]]
-    return value
-
-
 def _prints_disagree(runs: list[dict[str, Any]], passing: list[int], train: str) -> Optional[Msg]:
     """Where the model learned 'ohlol', the last string train_hello_* returned should say so too: otherwise
     the student's own prints decode with other letters than the model uses."""
@@ -496,7 +487,7 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
             if got != expected:
                 hidden = hidden or word not in ("hello", "ohlol")
                 wrong.append(M("encode_wrong", word=repr(word), got=error_of(seen) or got, expected=expected))
-        vocab = _described_list(observation["vocab"].get("value"))
+        vocab = plain(observation["vocab"].get("value"))
         fraction = 1.0 - len(wrong) / len(request["encode_words"])
         if vocab != VOCAB:  # the contract's constant: a reordered vocabulary makes the student's prints nonsense
             wrong.insert(0, error_of(observation["vocab"]) or M("constant_wrong", name="HELLO_VOCAB", got=vocab,

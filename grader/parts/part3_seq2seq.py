@@ -16,8 +16,8 @@ from pydantic import Field
 from grader.messages import M, Msg, render
 from grader.parts.base import (
     Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array,
-    contract_lookup, count_mismatch, decode_state, error_of, invalid, missing_reason, problems_or_results, shape_of,
-    unavailable,
+    contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason, plain, problems_or_results,
+    shape_of, trained_layers, unavailable,
 )
 
 PAIRS = [("man", "women"), ("black", "white"), ("king", "queen"), ("girl", "boy"), ("up", "down"), ("high", "low")]
@@ -235,21 +235,20 @@ class ContractModel:
     def from_state(cls, state: dict[str, Any]) -> Optional["ContractModel"]:
         import torch
 
-        model = ModelState.model_validate(state)
-        arrays = decode_state(model)
-        if arrays is None:
+        found = trained_layers(state)
+        if found is None:
             return None
-        layers = [m for m in model.modules if m.path != ""]
+        layers, arrays = found
         rnns = [m for m in layers if m.type == "RNN" and m.library]
         linears = [m for m in layers if m.type == "Linear" and m.library]
         others = [m for m in layers if m not in rnns and m not in linears and not (m.type == "Dropout" and m.library)]
         if len(rnns) != 2 or len(linears) != 1 or others:
             return None
         named = sorted(rnns, key=lambda m: 0 if "enc" in m.path.lower() else 1 if "dec" in m.path.lower() else 0.5)
-        built = []
+        built, loaded = [], 0
         for layer in (*named, linears[0]):
-            prefix = layer.path + "."
-            short = {name[len(prefix):]: array for name, array in arrays.items() if name.startswith(prefix)}
+            short = layer_arrays(layer, arrays)
+            loaded += len(short)
             config = layer.config
             try:
                 if layer.type == "RNN":
@@ -266,7 +265,7 @@ class ContractModel:
             except (KeyError, TypeError, ValueError, RuntimeError):
                 return None
             built.append(module.eval())
-        if sum(len([n for n in arrays if n.startswith(m.path + ".")]) for m in (*named, linears[0])) != len(arrays):
+        if loaded != len(arrays):  # a parameter outside the three layers
             return None
         encoder, decoder, fc = built
         if encoder.input_size != len(LETTERS) or decoder.input_size != len(LETTERS) or \
@@ -303,23 +302,16 @@ class ContractModel:
         return "".join(letters).replace("?", "")
 
 
-def _plain(value: Any) -> Any:
-    """A described list/tuple back as nested lists of plain values."""
-    if isinstance(value, dict) and value.get("type") in ("list", "tuple") and isinstance(value.get("items"), list):
-        return [_plain(item) for item in value["items"]]
-    return value
-
-
 def _constant_problems(constants: dict[str, Any]) -> list[Msg]:
     """LETTERS and PAIRS as the homework fixes them: the student's make_data and translate rely on them."""
     problems = []
-    letters = constants["LETTERS"].get("value")
-    letters = "".join(_plain(letters)) if isinstance(_plain(letters), list) and \
-        all(isinstance(c, str) for c in _plain(letters)) else letters
+    letters = plain(constants["LETTERS"].get("value"))
+    if isinstance(letters, list) and all(isinstance(c, str) for c in letters):  # list("SE?abc...") is fine too
+        letters = "".join(letters)
     if letters != LETTERS:
         problems.append(error_of(constants["LETTERS"]) or M("constant_wrong", name="LETTERS", got=letters,
                                                             expected=LETTERS))
-    pairs = _plain(constants["PAIRS"].get("value"))
+    pairs = plain(constants["PAIRS"].get("value"))
     if pairs != [list(pair) for pair in PAIRS]:
         problems.append(error_of(constants["PAIRS"]) or M("constant_wrong", name="PAIRS", got=pairs,
                                                           expected=[list(pair) for pair in PAIRS]))

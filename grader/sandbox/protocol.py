@@ -1,8 +1,8 @@
 """The lines the student's process tree sends up the pipe, as typed messages validated in the parent.
 
 The worker runs as the student's user, beside the kernel: whatever arrives may have been written by student
-code. Every line is parsed against these models (unknown types, missing or extra fields, oversized text and
-non-finite numbers are refused) and checked against what the parent asked for (a probe result for a part it
+code. Every line is parsed against these models (unknown types, missing or extra fields and oversized text
+are refused) and checked against what the parent asked for (a probe result for a part it
 did not request, or a second one for the same part, is refused). A refused line ends the submission's run
 with a reason that says so; it never raises in the parent. The kernel's own observations inside a probe
 message stay plain data here: each part validates its own against its request (``grader.parts``).
