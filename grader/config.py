@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from grader.keypoints import RubricPart
 from grader.parts import ALL_PARTS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +52,7 @@ class GradingConfig(BaseModel):
     limits: Limits = Field(default_factory=Limits)
     seeds: Seeds = Field(default_factory=Seeds)
     parts: dict[str, PartConfig]
-    rubric: dict[str, Any] = Field(default_factory=dict)
+    rubric: dict[str, RubricPart] = Field(default_factory=dict)
     reference_path: Path = DEFAULT_REFERENCE
     assignment_dir: Path = DEFAULT_ASSIGNMENT  # holds the hidden seed: never visible to student code
 

@@ -1,48 +1,64 @@
 """Written answers (the summary of part 4, parts 5 and 6): a rubric suggests, a person decides.
 
-The rubric (``assignments/rnn-basics/rubric.toml``) lists key points, each with Chinese and English
-phrasings; an answer earns the share of points it mentions. Every written part stays "needs review" until
-an instructor confirms a score.
+The rubric (``assignments/rnn-basics/rubric.toml``) lists each part's key points as patterns that match
+what an answer says in Chinese or English (``grader/keypoints.py``); an answer earns the share of points it
+states, and the sentence that carried each point is kept for the reviewer. Every written part stays
+"needs review" until an instructor confirms a score.
 """
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from typing import Any, Optional
 
+from grader.keypoints import KeyPoint, PointFound, RubricPart, find
 from grader.messages import M
 from grader.parts.base import JudgeContext, Part, Verdict
 
 
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.lower().replace("_", " ").replace("-", " "))
+@dataclass(frozen=True)
+class Suggestion:
+    found: list[PointFound]
+    missed: list[KeyPoint]
+
+    @property
+    def fraction(self) -> float:
+        total = len(self.found) + len(self.missed)
+        return len(self.found) / total if total else 1.0
+
+
+def suggest(rubric: RubricPart, text: str) -> Suggestion:
+    """Which of the part's key points the answer states (length aside: see rubric_verdict)."""
+    found, missed = [], []
+    for point in rubric.points:
+        hit = find(point, text)
+        if hit:
+            found.append(hit)
+        else:
+            missed.append(point)
+    return Suggestion(found, missed)
+
+
+def _label(point: KeyPoint) -> dict[str, str]:
+    return {"id": point.id, "en": point.en, "zh": point.zh}
 
 
 def rubric_verdict(check: str, part_id: str, ctx: JudgeContext) -> Verdict:
-    rubric = ctx.rubric.get(f"part{part_id}", {})
+    rubric: RubricPart = ctx.rubric.get(f"part{part_id}") or RubricPart()
     text = ctx.answers.get(part_id, "").strip()
-    minimum = int(rubric.get("min_chars", 40))
+    missed_all = [_label(point) for point in rubric.points]
     if not text:
-        return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": _labels(rubric), "answer": ""})
-    if len(text) < minimum:
-        return Verdict(check, 0.0, M("answer_short", length=len(text), minimum=minimum),
-                       got={"found": [], "missed": _labels(rubric), "answer": text,
-                            "from": ctx.answer_sources.get(part_id, {})})
-    haystack = _normalise(text)
-    found, missed = [], []
-    for point in rubric.get("point", []):
-        phrases = [_normalise(p) for p in point.get("any", [])]
-        label = {"en": point["en"], "zh": point.get("zh", point["en"])}
-        (found if any(p and p in haystack for p in phrases) else missed).append(label)
-    total = len(found) + len(missed)
-    fraction = len(found) / total if total else 1.0
-    return Verdict(check, fraction, M("rubric", found=len(found), total=total),
-                   got={"found": found, "missed": missed, "answer": text,
-                        "from": ctx.answer_sources.get(part_id, {})})
-
-
-def _labels(rubric: dict[str, Any]) -> list[str]:
-    return [{"en": point["en"], "zh": point.get("zh", point["en"])} for point in rubric.get("point", [])]
+        return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": missed_all, "answer": ""})
+    where = ctx.answer_sources.get(part_id, {})
+    if len(text) < rubric.min_chars:
+        return Verdict(check, 0.0, M("answer_short", length=len(text), minimum=rubric.min_chars),
+                       got={"found": [], "missed": missed_all, "answer": text, "from": where})
+    suggestion = suggest(rubric, text)
+    found = [{**_label(hit.point), "quote": hit.quote[:300]} for hit in suggestion.found]
+    return Verdict(check, suggestion.fraction,
+                   M("rubric", found=len(suggestion.found), total=len(rubric.points)),
+                   got={"found": found, "missed": [_label(point) for point in suggestion.missed],
+                        "answer": text, "from": where})
 
 
 def judge_part5(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
