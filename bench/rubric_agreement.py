@@ -1,8 +1,8 @@
 """How often the rubric's key points agree with a person's, on tests/data/written_answers.toml.
 
-    python bench/rubric_agreement.py [--set held-out] [--show-disagreements]
+    python bench/rubric_agreement.py [--batch 2] [--show-disagreements]
 
-Reports, per set (dev: used while writing the patterns; held-out: not), the share of (answer, key point)
+Reports, per batch of answers (see the file's header for how each was used), the share of (answer, key point)
 decisions where the rubric and the person agree, Cohen's kappa, and the mean difference between the
 suggested score and the person's score (as a share of the part's points).
 """
@@ -43,7 +43,7 @@ def measure(which: str, answers: list[dict] | None = None) -> Agreement:
     both = rubric_only = person_only = neither = 0
     gaps, disagreements = [], []
     for answer in answers:
-        if which != "all" and answer["set"] != which:
+        if which != "all" and str(answer["batch"]) != which:
             continue
         part = rubric[f"part{answer['part']}"]
         suggestion = suggest(part, answer["text"])
@@ -68,11 +68,11 @@ def measure(which: str, answers: list[dict] | None = None) -> Agreement:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--set", choices=["dev", "held-out", "all"], action="append")
+    parser.add_argument("--batch", choices=["1", "2", "all"], action="append")
     parser.add_argument("--show-disagreements", action="store_true")
     options = parser.parse_args()
-    print(f"{'set':<9} {'decisions':>9} {'agree':>7} {'kappa':>6} {'score gap':>9}")
-    for which in options.set or ["dev", "held-out", "all"]:
+    print(f"{'batch':<9} {'decisions':>9} {'agree':>7} {'kappa':>6} {'score gap':>9}")
+    for which in options.batch or ["1", "2", "all"]:
         result = measure(which)
         print(f"{which:<9} {result.decisions:>9} {result.share:>7.1%} {result.kappa:>6.2f} {result.mean_score_gap:>9.1%}")
         if options.show_disagreements:

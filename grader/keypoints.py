@@ -8,7 +8,7 @@ does not find "context". A term is ignored where a negation governs it, the way 
 a cue shortly before it in the same clause ("不需要解码器", "没有用到注意力", "did not use attention") or
 a dismissal after it ("顺序不重要", "order doesn't matter"). Words that only look negative ("不同", "不断",
 "不仅", "not only") are not cues. A term that carries its own negation ("不一定相同", "need not") matches as
-written. The sentence that carried each point is kept as the quote a reviewer sees.
+written, and is no cue for the pattern's other terms ("need not be as long"). The sentence that carried each point is kept as the quote a reviewer sees.
 
 Measured against a person's scores in ``tests/data/written_answers.toml`` (``bench/rubric_agreement.py``).
 """
@@ -36,7 +36,7 @@ _CUES_AFTER = re.compile(
 # Words that contain a cue but do not negate ("不同的时间步", "不断地生成", "not only ... but").
 _PSEUDO = re.compile(r"不同|不断|不仅|不只|不但|不管|不少|不错|不停|不论|无论|不光|不过|不久|没想到"
                      r"|\bnot only\b|\bnot just\b|\bno matter\b")
-_SENTENCE_END = re.compile(r"[。!?;\n]+|(?<=[a-z0-9)\]'\"])\.(?=\s|$)")
+_SENTENCE_END = re.compile(r"[。．!?;！？；\n]+|(?<=[A-Za-z0-9)\]'\"])\.(?=\s|$)")
 _ABBREVIATION = re.compile(r"(?<![a-z])(e\.g|i\.e|etc|vs|cf|approx)\.$")
 _CLAUSE_BREAK = re.compile(r"[,、:]")
 _TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
@@ -103,15 +103,14 @@ def parse_pattern(source: str) -> Pattern:
 
 
 def sentences(text: str) -> list[str]:
-    """The answer cut into sentences (Chinese and English punctuation, line breaks), NFKC-normalised."""
-    plain = unicodedata.normalize("NFKC", text)
+    """The answer cut into sentences (Chinese and English punctuation, line breaks), as written."""
     pieces, start = [], 0
-    for end in _SENTENCE_END.finditer(plain.lower()):
-        if _ABBREVIATION.search(plain[start:end.end()].lower()):
+    for end in _SENTENCE_END.finditer(text):
+        if _ABBREVIATION.search(text[start:end.end()].lower()):
             continue  # "i.e. h_t for all steps" goes on
-        pieces.append(plain[start:end.end()])
+        pieces.append(text[start:end.end()])
         start = end.end()
-    pieces.append(plain[start:])
+    pieces.append(text[start:])
     return [piece.strip() for piece in pieces if piece.strip()]
 
 
@@ -122,6 +121,8 @@ def _blank(match: re.Match[str]) -> str:
 def _negated(sentence: str, start: int, end: int, spans: list[tuple[int, int]]) -> bool:
     """Whether a cue governs the term at sentence[start:end] within its clause. The pattern's own terms
     are not cues ("need not be as *long*": "need not" is what the pattern asks for)."""
+    if _CUES_BEFORE.search(_PSEUDO.sub(_blank, sentence[start:end])):
+        return False  # a term that carries its own negation ("不相等也没关系") is read as written
     chars = list(_PSEUDO.sub(_blank, sentence))  # same length: offsets still hold
     for other_start, other_end in spans:
         if (other_start, other_end) != (start, end):
@@ -130,7 +131,9 @@ def _negated(sentence: str, start: int, end: int, spans: list[tuple[int, int]]) 
     breaks = [m.start() for m in _CLAUSE_BREAK.finditer(masked)]
     clause_start = max([b + 1 for b in breaks if b < start], default=0)
     clause_end = min([b for b in breaks if b >= end], default=len(masked))
-    before, after = masked[clause_start:start], masked[end:clause_end]
+    # a dismissal after the pattern's next term is that term's ("长度不相等也没关系")
+    next_term = min([other for other, _ in spans if other >= end], default=clause_end)
+    before, after = masked[clause_start:start], masked[end:min(clause_end, next_term)]
     tokens = list(_TOKEN.finditer(before))
     window = before[tokens[-WINDOW_BEFORE].start():] if len(tokens) >= WINDOW_BEFORE else before
     if _CUES_BEFORE.search(window):
