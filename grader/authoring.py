@@ -22,11 +22,15 @@ from pathlib import Path
 
 import nbformat
 
+from grader.assignment import load_assignment
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_SOURCE = REPO_ROOT / "reference" / "rnn_basics.py"
-SOLUTION_NOTEBOOK = REPO_ROOT / "reference" / "solution.ipynb"
-HANDOUT_NOTEBOOK = REPO_ROOT / "assignments" / "rnn-basics" / "homework.ipynb"
-TEMPLATE_REPO = REPO_ROOT / "assignments" / "rnn-basics" / "template-repo"
+# The bundled assignment, as its manifest names its files (assignments/rnn-basics/assignment.toml).
+_ASSIGNMENT = load_assignment(REPO_ROOT / "assignments" / "rnn-basics")
+REFERENCE_SOURCE = _ASSIGNMENT.reference_path
+SOLUTION_NOTEBOOK = REFERENCE_SOURCE.with_name("solution.ipynb")
+HANDOUT_NOTEBOOK = _ASSIGNMENT.handout_path or _ASSIGNMENT.folder / "homework.ipynb"
+TEMPLATE_REPO = _ASSIGNMENT.folder / "template-repo"
 
 ANSWER_PLACEHOLDER = "*Write your answer here. / 在此作答。*"
 _CELL_MARK = re.compile(r"^# %%(?P<rest>.*)$")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
 from grader import __version__
 from grader.config import DEFAULT_ASSIGNMENT, ConfigError
-from grader.parts import PART_IDS
 
 
 class DefaultGroup(click.Group):
@@ -21,14 +22,24 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
+@contextmanager
+def _usage_errors(command: str, *also: type[Exception]) -> Iterator[None]:
+    """What the user asked for cannot be done (configuration, unknown parts, a folder of several students
+    for a one-student option, ...): one line and exit 2, never a traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        click.echo(f"{command}: configuration error: {error}", err=True)
+        sys.exit(2)
+    except (ValueError, *also) as error:
+        click.echo(f"{command}: {error}", err=True)
+        sys.exit(2)
+
+
 def _parts(value: str | None) -> list[str] | None:
     if not value:
         return None
-    chosen = [p.strip() for p in value.split(",") if p.strip()]
-    unknown = [p for p in chosen if p not in PART_IDS]
-    if unknown:
-        raise click.BadParameter(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(PART_IDS)}")
-    return chosen
+    return [p.strip() for p in value.split(",") if p.strip()]  # checked against the assignment's parts by grade
 
 
 SUBMISSION_KINDS = "a class folder, a student folder, or a .ipynb / .py file"
@@ -95,19 +106,10 @@ def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: st
     if problem:  # a typo must not grade a phantom student called after it
         click.echo(f"grade: {problem}", err=True)
         sys.exit(2)
-    try:
+    with _usage_errors("grade", SandboxUnavailable):
         batch = main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
                      assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet, github=github,
                      gradescope=gradescope, sandbox=sandbox)
-    except SandboxUnavailable as error:
-        click.echo(f"grade: {error}", err=True)
-        sys.exit(2)
-    except ConfigError as error:
-        click.echo(f"grade: configuration error: {error}", err=True)
-        sys.exit(2)
-    except ValueError as error:  # e.g. --gradescope with several submissions
-        click.echo(f"grade: {error}", err=True)
-        sys.exit(2)
     if fail_under is not None:
         low = [r for r in batch.results if r.max_score and 100 * r.score / r.max_score < fail_under]
         if low:
@@ -125,14 +127,8 @@ def check_command(path: Path, timeout: float | None, lang: str, assignment: Path
     """Self-check one submission (your notebook or folder) with the public checks only."""
     from grader.check import main
 
-    try:
+    with _usage_errors("grade check"):
         main(path=path, timeout=timeout, lang=lang, assignment=assignment)
-    except ValueError as error:
-        click.echo(f"grade check: {error}", err=True)
-        sys.exit(2)
-    except ConfigError as error:
-        click.echo(f"grade check: configuration error: {error}", err=True)
-        sys.exit(2)
 
 
 @cli.command("gradescope-zip")
@@ -159,7 +155,7 @@ def history_command(student: str, out: Path) -> None:
     if not rows:
         click.echo(f"grade: no runs recorded for {student!r} in {out / 'gradebook.sqlite'}", err=True)
         sys.exit(1)
-    part_ids = [p for p in PART_IDS if any(p in row.parts for row in rows)]
+    part_ids = list(dict.fromkeys(p for row in rows for p in row.parts))  # in the order the runs recorded them
     table = Table(title=f"{student}: grade history")
     for column in ["run", "when", "version", "total", *part_ids, "to review"]:
         table.add_column(column, justify="right" if column not in ("when", "version") else "left")

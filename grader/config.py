@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
+from grader.assignment import Assignment, AssignmentError, load_assignment
 from grader.keypoints import RubricPart
-from grader.parts import ALL_PARTS
+from grader.parts.base import Part
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ASSIGNMENT = REPO_ROOT / "assignments" / "rnn-basics"
@@ -48,17 +50,18 @@ class PartConfig(BaseModel):
 
 
 class GradingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     limits: Limits = Field(default_factory=Limits)
     seeds: Seeds = Field(default_factory=Seeds)
     parts: dict[str, PartConfig]
     rubric: dict[str, RubricPart] = Field(default_factory=dict)
-    reference_path: Path = DEFAULT_REFERENCE
-    assignment_dir: Path = DEFAULT_ASSIGNMENT  # holds the hidden seed: never visible to student code
+    # the folder this came from: its parts, reference and handout (never dumped: files are hashed instead)
+    assignment: Optional[Assignment] = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
-    def _checks_match_parts(self) -> "GradingConfig":
-        known = {part.id: set(part.checks) for part in ALL_PARTS}
+    def _checks_match_parts(self, info: ValidationInfo) -> "GradingConfig":
+        declared = (info.context or {}).get("parts", ())
+        known = {part.id: set(part.checks) for part in declared}
         for part_id, part in self.parts.items():
             if part_id not in known:
                 raise ValueError(f"unknown part {part_id!r} (known: {', '.join(known)})")
@@ -70,33 +73,62 @@ class GradingConfig(BaseModel):
             raise ValueError(f"no points for part(s) {', '.join(sorted(missing))}")
         return self
 
+    @property
+    def all_parts(self) -> tuple[Part, ...]:
+        return self.assignment.parts if self.assignment else ()
+
+    @property
+    def reference_path(self) -> Path:
+        return self.assignment.reference_path if self.assignment else DEFAULT_REFERENCE
+
+    @property
+    def assignment_dir(self) -> Path:  # holds the hidden seed: never visible to student code
+        return self.assignment.folder if self.assignment else DEFAULT_ASSIGNMENT
+
     def part_points(self, part_id: str) -> float:
         return sum(self.parts[part_id].points.values())
 
     @property
     def total(self) -> float:
-        return sum(self.part_points(part.id) for part in ALL_PARTS)
+        return sum(self.part_points(part_id) for part_id in self.parts)
 
     def fingerprint(self) -> str:
-        """Stable text of everything that changes a grade (for caches and results metadata)."""
-        return self.model_dump_json(exclude={"reference_path", "assignment_dir"})
+        """Everything that changes a grade (for caches): the settings, and the bytes of the reference solution,
+        every file of the assignment folder and the parts package's source (an edited reference or handout
+        never serves stale verdicts)."""
+        digest = hashlib.sha256(self.model_dump_json().encode())
+        files = []
+        if self.assignment:
+            files = [self.assignment.reference_path, *sorted(p for p in self.assignment.folder.rglob("*") if p.is_file()),
+                     *self.assignment.source_files]
+        for path in files:
+            digest.update(str(path).encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"unreadable")
+        return digest.hexdigest()
 
 
 def load_config(assignment_dir: Path = DEFAULT_ASSIGNMENT) -> GradingConfig:
+    try:
+        assignment = load_assignment(assignment_dir)
+    except AssignmentError as error:
+        raise ConfigError(str(error)) from None
     grading_file = assignment_dir / "grading.toml"
     try:
         table = tomllib.loads(grading_file.read_text(encoding="utf-8"))
         rubric_file = assignment_dir / "rubric.toml"
         if rubric_file.exists():
             table["rubric"] = tomllib.loads(rubric_file.read_text(encoding="utf-8"))
-        config = GradingConfig.model_validate(table)
+        config = GradingConfig.model_validate(table, context={"parts": assignment.parts})
     except OSError as error:
         raise ConfigError(f"cannot read {grading_file}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{grading_file} is not valid TOML: {error}") from None
     except ValidationError as error:
         raise ConfigError(f"{grading_file} is invalid:\n{error}") from None
-    config.assignment_dir = assignment_dir
+    config.assignment = assignment
     override = os.environ.get("RNN_GRADER_HIDDEN_SEED")
     if override:
         config.seeds.hidden = int(override)

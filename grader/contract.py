@@ -52,7 +52,6 @@ RNN_SHAPE_KEYS: tuple[str, ...] = (
     "RNNCell.input", "RNNCell.hidden", "RNNCell.weight_ih", "RNNCell.weight_hh",
     "RNN.input", "RNN.h0", "RNN.output", "RNN.h_n",
 )
-WRITTEN_PARTS: tuple[str, ...] = ("4", "5", "6")
 
 
 def _positional_names(function: object, skip_self: bool) -> list[str]:

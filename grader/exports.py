@@ -17,13 +17,11 @@ from pathlib import Path
 
 from grader.results import SubmissionResult, pending_review
 
-ASSIGNMENT_TITLE = "RNN basics"
-
-
-def write_canvas_csv(path: Path, results: list[SubmissionResult]) -> None:
+def write_canvas_csv(path: Path, results: list[SubmissionResult], title: str) -> None:
+    """`title` is the assignment's (assignment.toml): Canvas matches the column to its assignment by name."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", ASSIGNMENT_TITLE])
+        writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", title or "Assignment"])
         maximum = max((r.max_score for r in results), default=100)
         writer.writerow(["Points Possible", "", "", "", "", f"{maximum:g}"])
         for result in sorted(results, key=lambda r: r.student):

@@ -25,15 +25,13 @@ import numpy as np
 from grader import __version__
 from grader import integrity
 from grader.answers import read_answers
-from grader.config import REPO_ROOT, GradingConfig, Limits
+from grader.config import GradingConfig
 from grader.messages import M, Msg, render
-from grader.parts import ALL_PARTS
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
-from grader.results import CheckResult, PartResult, SubmissionResult
+from grader.results import CheckResult, Flag, PartResult, SubmissionResult
 from grader.sandbox.launch import ExecutionLimits, ExecutionRecord, ProbeJob, execute
 from grader.submissions import Submission
 
-HANDOUT = REPO_ROOT / "assignments" / "rnn-basics" / "homework.ipynb"
 _reference_lock = threading.Lock()
 _reference_cache: dict[Path, ModuleType] = {}
 
@@ -41,12 +39,17 @@ _reference_cache: dict[Path, ModuleType] = {}
 @dataclass
 class GradeOptions:
     device: str = "cpu"
-    parts: tuple[str, ...] = tuple(p.id for p in ALL_PARTS)
+    parts: tuple[str, ...] = ()  # part ids to grade; empty: every part of the assignment
     timeout_s: float | None = None  # overrides the config's submission budget
     public_only: bool = False  # self-check: no hidden cases
     hidden_paths: tuple[Path, ...] = ()  # hidden from student code besides the reference and assignment:
                                          # the output folder and the class folders
     isolate: bool = True  # namespaces and capability drop where possible ("--sandbox basic" turns them off)
+
+
+def selected_parts(config: GradingConfig, options: GradeOptions) -> list[Part]:
+    """The assignment's parts this run grades, in report order."""
+    return [p for p in config.all_parts if not options.parts or p.id in options.parts]
 
 
 @dataclass
@@ -56,7 +59,7 @@ class LoadedSubmission:
     answers: dict[str, str] = field(default_factory=dict)
     answer_sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # where each answer was found
     problem: str | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Flag] = field(default_factory=list)
 
 
 def load_reference(path: Path) -> ModuleType:
@@ -71,9 +74,9 @@ def load_reference(path: Path) -> ModuleType:
         return _reference_cache[path]
 
 
-def _handout_texts() -> set[str]:
+def _handout_texts(handout: Path | None) -> set[str]:
     try:
-        cells = json.loads(HANDOUT.read_text(encoding="utf-8"))["cells"]
+        cells = json.loads(handout.read_text(encoding="utf-8"))["cells"] if handout else []
     except (OSError, ValueError, KeyError):
         return set()
     return {"".join(c["source"]).strip() for c in cells if c.get("cell_type") == "markdown"}
@@ -100,11 +103,11 @@ def skip_package_installs(notebook: nbformat.NotebookNode) -> int:
     return skipped
 
 
-def read_submission(submission: Submission, limits: Limits | None = None) -> LoadedSubmission:
-    limits = limits or Limits()
+def read_submission(submission: Submission, config: GradingConfig) -> LoadedSubmission:
+    limits = config.limits
     loaded = LoadedSubmission(submission)
     for name, target in submission.links:
-        loaded.notes.append(f"link {name} -> {target} not followed")
+        loaded.notes.append(Flag("link_not_followed", {"name": name, "target": target}))
     if submission.kind == "invalid":
         loaded.problem = submission.problem
         return loaded
@@ -135,10 +138,10 @@ def read_submission(submission: Submission, limits: Limits | None = None) -> Loa
                              f"{str(error)[:200]})"
             return loaded
         if original is not None and original < 4:
-            loaded.notes.append(f"notebook format v{original} was upgraded to v4")
+            loaded.notes.append(Flag("notebook_upgraded", {"version": original}))
         kernel = (notebook.metadata.get("kernelspec") or {}).get("name")
         if kernel and not str(kernel).startswith("python"):
-            loaded.notes.append(f"kernel {kernel!r} replaced by python3")
+            loaded.notes.append(Flag("kernel_replaced", {"kernel": kernel}))
         code_cells = sum(1 for cell in notebook.cells if cell.cell_type == "code")
         if code_cells > limits.max_cells:
             loaded.problem = f"{submission.notebook.name} has {code_cells} code cells; the grader runs at most " \
@@ -146,10 +149,13 @@ def read_submission(submission: Submission, limits: Limits | None = None) -> Loa
             return loaded
         skipped = skip_package_installs(notebook)
         if skipped:
-            loaded.notes.append(f"{skipped} package install line(s) not run (the grader's environment is fixed)")
+            loaded.notes.append(Flag("installs_skipped", {"count": skipped}))
         loaded.notebook = notebook
     cells = [dict(c) for c in loaded.notebook.cells] if loaded.notebook is not None else None
-    loaded.answers = read_answers(cells, submission.answers_file, _handout_texts(), loaded.answer_sources)
+    written = {part.id: part.answer_names for part in config.all_parts if part.written}
+    handout = config.assignment.handout_path if config.assignment else None
+    loaded.answers = read_answers(cells, submission.answers_file, written, _handout_texts(handout),
+                                  loaded.answer_sources)
     return loaded
 
 
@@ -211,6 +217,7 @@ def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: di
         modules=[p.stem for p in loaded.submission.modules], probes=probes, seed=config.seeds.student,
         hidden=(config.reference_path.parent, config.assignment_dir, *options.hidden_paths,
                 loaded.submission.root.resolve().parent), isolate=options.isolate,
+        import_paths=config.assignment.import_paths if config.assignment else (),
         limits=ExecutionLimits(
             submission_timeout_s=options.timeout_s or limits.submission_timeout_s,
             cell_timeout_s=limits.cell_timeout_s, kernel_start_timeout_s=limits.kernel_start_timeout_s,
@@ -318,8 +325,9 @@ def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, secon
         fraction = min(1.0, max(0.0, float(verdict.fraction)))
         checks.append(CheckResult(check, fraction >= 0.999, round(fraction * points[check], 2), points[check],
                                   render(verdict.message), verdict.expected, verdict.got, verdict.hidden, verdict.plot,
-                                  verdict.message.to_json() if isinstance(verdict.message, Msg) else None))
-    return PartResult(part.id, part.title, part.title_zh, round(sum(c.score for c in checks), 2),
+                                  verdict.message.to_json() if isinstance(verdict.message, Msg) else None,
+                                  verdict.shows))
+    return PartResult(part.id, part.titles, round(sum(c.score for c in checks), 2),
                       config.part_points(part.id), part.written, checks, round(seconds, 3))
 
 
@@ -327,7 +335,7 @@ def failed_result(submission: Submission, config: GradingConfig, options: GradeO
                   error: BaseException, content_hash: str = "") -> SubmissionResult:
     """The result of a submission the grader itself failed on: every declared check at zero, with the
     stage and the reason, so the class is still graded and reported (pytest's CallInfo, in spirit)."""
-    parts = [p for p in ALL_PARTS if p.id in options.parts]
+    parts = selected_parts(config, options)
     where = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
     detail = f"{type(error).__name__}: {str(error)[:300]}" + (
         f" at {Path(where.filename).name}:{where.lineno}" if where else "")
@@ -335,7 +343,7 @@ def failed_result(submission: Submission, config: GradingConfig, options: GradeO
     result = SubmissionResult(student=submission.student, score=0.0,
                               max_score=sum(config.part_points(p.id) for p in parts), status="error",
                               parts=[], device=options.device, grader_version=__version__,
-                              submission_hash=content_hash, error=render(message))
+                              submission_hash=content_hash, error=render(message), error_i18n=message.to_json())
     result.parts = [score_part(p, [Verdict(c, 0.0, message) for c in p.checks], config, 0.0) for p in parts]
     return result
 
@@ -353,8 +361,8 @@ def grade_submission(submission: Submission, config: GradingConfig, options: Gra
 def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOptions,
                  content_hash: str | None, stage: list[str]) -> SubmissionResult:
     started = time.perf_counter()
-    parts = [p for p in ALL_PARTS if p.id in options.parts]
-    loaded = read_submission(submission, config.limits)
+    parts = selected_parts(config, options)
+    loaded = read_submission(submission, config)
     result = SubmissionResult(student=submission.student, score=0.0,
                               max_score=sum(config.part_points(p.id) for p in parts), status="graded", parts=[],
                               device=options.device, grader_version=__version__,
@@ -377,14 +385,15 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
     result.timings = {name: round(seconds, 3) for name, seconds in record.phases.items()}
     errors = cell_errors(record)
     if record.status != "completed":
-        result.flags.append(record.status)
+        result.flags.append(Flag(record.status))  # "timeout" or "crashed"
     if errors:
-        result.flags.append(f"{len(errors)} cell(s) failed")
-    result.flags += record.limits_reached
+        result.flags.append(Flag("cells_failed", {"count": len(errors)}))
+    result.flags += [Flag(code) for code in record.limits_reached]
     if any(c.get("dropped_output_bytes") for c in record.cells):
-        result.flags.append("output truncated")
-    if record.fatal and not record.cells:  # nothing of the student's ran: an error, not a grade
-        result.status, result.error = "error", record.fatal
+        result.flags.append(Flag("output_truncated"))
+    if record.fatal_message and not record.cells:  # nothing of the student's ran: an error, not a grade
+        result.status, result.error = "error", render(record.fatal_message)
+        result.error_i18n = record.fatal_message.to_json()
     reference = load_reference(config.reference_path)
     interference = list(record.interference)  # what the parent refused or found disagreeing
     for part in parts:
@@ -401,7 +410,7 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
     result.integrity = integrity.merge(static_findings(loaded), integrity.from_sandbox(record.integrity_events),
                                        integrity.from_grader(interference))
     if result.integrity:
-        result.flags.append(f"{len(result.integrity)} integrity note(s)")
+        result.flags.append(Flag("integrity_notes", {"count": len(result.integrity)}))
     result.score = round(sum(p.score for p in result.parts), 2)
     result.elapsed_s = round(time.perf_counter() - started, 3)
     return result

@@ -11,7 +11,33 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: flags and sandbox protections as codes, part titles by language, error_i18n, shows
+
+# What a flag can say about a run; labels in grader/catalog/*.toml under [flag], parameters as named there.
+FLAG_CODES = ("timeout", "crashed", "cells_failed", "output_truncated", "memory_limit", "process_limit",
+              "integrity_notes", "link_not_followed", "notebook_upgraded", "kernel_replaced", "installs_skipped",
+              "note")
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str  # one of FLAG_CODES
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def has_flag(result: "SubmissionResult", code: str) -> bool:
+    return any(flag.code == code for flag in result.flags)
+
+
+def flag_text(flag: Flag | dict[str, Any], lang: str = "en") -> str:
+    """A flag's label in ``lang`` (grader/catalog/*.toml, [flag]); an unknown code reads as itself."""
+    from grader.i18n import catalog
+
+    code, params = (flag.code, flag.params) if isinstance(flag, Flag) else (flag.get("code"), flag.get("params"))
+    try:
+        return catalog(lang)[f"flag.{code}"].format(**(params or {}))
+    except (KeyError, IndexError, ValueError, TypeError):
+        return str(code)
 
 
 @dataclass
@@ -24,15 +50,15 @@ class CheckResult:
     expected: Any = None
     got: Any = None
     hidden: bool = False
-    plot: dict[str, Any] | None = None
+    plot: dict[str, Any] | None = None  # {series, threshold, log_y, title}: `title` a catalogue key
     message_i18n: dict[str, Any] | None = None  # {"key", "params"}: the message in any language, see messages.py
+    shows: str | None = None  # what `got` holds for the report: "rubric", "table" or None (a value)
 
 
 @dataclass
 class PartResult:
     id: str
-    title: str
-    title_zh: str
+    titles: dict[str, str]  # by language ("en", "zh", ...): a new language is a key, not a schema change
     score: float
     max_score: float
     needs_review: bool
@@ -50,8 +76,9 @@ class SubmissionResult:
     max_score: float
     status: str  # "graded" or "error"
     parts: list[PartResult]
-    flags: list[str] = field(default_factory=list)
-    error: str | None = None
+    flags: list[Flag] = field(default_factory=list)
+    error: str | None = None  # English; error_i18n renders it in any catalogue language
+    error_i18n: dict[str, Any] | None = None
     elapsed_s: float = 0.0
     device: str = "cpu"
     grader_version: str = ""
@@ -60,7 +87,7 @@ class SubmissionResult:
     cells: list[dict[str, Any]] = field(default_factory=list)
     answers: dict[str, str] = field(default_factory=dict)
     from_cache: bool = False  # reused from an earlier run of the same submission, grader and config
-    sandbox: dict[str, list[str]] = field(default_factory=dict)  # isolation applied / missing for this run
+    sandbox: dict[str, list[str]] = field(default_factory=dict)  # protection codes applied / missing
     integrity: list[dict[str, str]] = field(default_factory=list)  # grader.integrity.Finding, as JSON
     schema: int = SCHEMA_VERSION
 
@@ -70,14 +97,56 @@ class SubmissionResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SubmissionResult":
+        if data.get("schema") == 1:
+            data = upgrade_from_1(data)
         if data.get("schema") != SCHEMA_VERSION:
             raise ValueError(f"results schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
         parts = [PartResult(**{**part, "checks": [CheckResult(**check) for check in part["checks"]]})
                  for part in data["parts"]]
-        return cls(**{**data, "parts": parts})
+        return cls(**{**data, "parts": parts, "flags": [Flag(**flag) for flag in data.get("flags", [])]})
 
     def recompute_total(self) -> None:
         self.score = round(sum(part.score for part in self.parts), 2)
+
+
+# Schema 1 wrote flags and protections as English sentences.
+_FLAG_SENTENCES = [
+    (re.compile(r"^timeout$"), "timeout", ()), (re.compile(r"^crashed$"), "crashed", ()),
+    (re.compile(r"^(\d+) cell\(s\) failed$"), "cells_failed", ("count",)),
+    (re.compile(r"^output truncated$"), "output_truncated", ()),
+    (re.compile(r"^memory limit reached$"), "memory_limit", ()),
+    (re.compile(r"^process limit reached$"), "process_limit", ()),
+    (re.compile(r"^(\d+) integrity note\(s\)$"), "integrity_notes", ("count",)),
+]
+_PROTECTION_NAMES = {
+    "network isolation": "network", "read-only filesystem": "readonly_fs", "secrets hidden": "secrets_hidden",
+    "private /proc": "private_proc", "separate user": "separate_user", "capabilities dropped": "no_capabilities",
+    "memory limit per submission (cgroup)": "group_memory", "process limit per submission (cgroup)": "group_pids",
+    "fair CPU share per submission (cgroup)": "group_cpu",
+}
+
+
+def _flag_from_sentence(text: str) -> dict[str, Any]:
+    for pattern, code, names in _FLAG_SENTENCES:
+        match = pattern.match(text)
+        if match:
+            return {"code": code, "params": {name: int(value) for name, value in zip(names, match.groups())}}
+    return {"code": "note", "params": {"text": text}}
+
+
+def upgrade_from_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 result as schema 2 (results folders and caches written by grader 0.x stay readable)."""
+    parts = []
+    for part in data.get("parts", []):
+        part = dict(part)
+        part["titles"] = {"en": part.pop("title", ""), "zh": part.pop("title_zh", "")}
+        part["checks"] = [{**check, "shows": "rubric" if isinstance(check.get("got"), dict) and "found" in check["got"]
+                           else None} for check in part.get("checks", [])]
+        parts.append(part)
+    sandbox = {key: [_PROTECTION_NAMES.get(name, name) for name in names]
+               for key, names in (data.get("sandbox") or {}).items()}
+    return {**data, "schema": 2, "parts": parts, "sandbox": sandbox,
+            "flags": [_flag_from_sentence(f) if isinstance(f, str) else f for f in data.get("flags", [])]}
 
 
 def safe_file_name(student: str) -> str:

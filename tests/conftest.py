@@ -52,12 +52,25 @@ def notebook_with(tmp: Path, student: str, edits: list[tuple[str, str]] = (), ex
     return folder
 
 
-def assignment_with(tmp: Path, **limits: float) -> Path:
-    """A copy of the assignment folder with some limits changed."""
+def copy_assignment(tmp: Path, reference: Path | None = None) -> Path:
+    """A copy of the assignment folder whose manifest points at the repository's reference (or `reference`)."""
     import re
 
     target = tmp / "assignment"
     shutil.copytree(REPO / "assignments" / "rnn-basics", target)
+    manifest = target / "assignment.toml"
+    text, count = re.subn(r'^reference = ".*"$', f'reference = "{reference or REPO / "reference" / "rnn_basics.py"}"',
+                          manifest.read_text(encoding="utf-8"), flags=re.M)
+    assert count == 1
+    manifest.write_text(text, encoding="utf-8")
+    return target
+
+
+def assignment_with(tmp: Path, **limits: float) -> Path:
+    """A copy of the assignment folder with some limits changed."""
+    import re
+
+    target = copy_assignment(tmp)
     text = (target / "grading.toml").read_text(encoding="utf-8")
     for key, value in limits.items():
         text, count = re.subn(rf"^{key} = [0-9.]+", f"{key} = {value}", text, flags=re.M)

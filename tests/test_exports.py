@@ -6,12 +6,12 @@ from __future__ import annotations
 import csv
 
 from grader.exports import write_canvas_csv
-from grader.results import PartResult, SubmissionResult, write_grades_csv
+from grader.results import Flag, PartResult, SubmissionResult, write_grades_csv
 
 
 def _result(student: str, written_reviewed: bool) -> SubmissionResult:
-    code = PartResult("1.1", "SRN", "SRN", 8.0, 8.0, False, [])
-    written = PartResult("5", "Sequences", "序列", 0.0 if not written_reviewed else 4.0, 5.0,
+    code = PartResult("1.1", {"en": "SRN", "zh": "SRN"}, 8.0, 8.0, False, [])
+    written = PartResult("5", {"en": "Sequences", "zh": "序列"}, 0.0 if not written_reviewed else 4.0, 5.0,
                          needs_review=not written_reviewed, checks=[], reviewed=written_reviewed)
     return SubmissionResult(student=student, score=code.score + written.score, max_score=13.0, status="graded",
                             parts=[code, written])
@@ -27,7 +27,7 @@ def test_grades_csv_says_which_parts_are_pending_and_the_total_without_them(tmp_
 
 
 def test_the_canvas_upload_leaves_unconfirmed_students_empty(tmp_path):
-    write_canvas_csv(tmp_path / "lms-canvas.csv", [_result("ann", False), _result("ben", True)])
+    write_canvas_csv(tmp_path / "lms-canvas.csv", [_result("ann", False), _result("ben", True)], "RNN basics")
     rows = list(csv.reader((tmp_path / "lms-canvas.csv").open(encoding="utf-8")))
     assert ["", "", "", "ann", "", ""] in rows  # Canvas leaves an empty cell alone: nothing is published
     assert ["", "", "", "ben", "", "12"] in rows
@@ -43,9 +43,10 @@ def test_the_terminal_summary_fits_80_columns_with_every_header_whole():
 
     results = []
     for student in ("ann", "a-student-with-a-long-name"):
-        parts = [PartResult(p, p, p, 7.33, 10.0, p in ("4", "5", "6"), []) for p in PART_IDS]
+        parts = [PartResult(p, {"en": p}, 7.33, 10.0, p in ("4", "5", "6"), []) for p in PART_IDS]
         results.append(SubmissionResult(student=student, score=73.3, max_score=100.0, status="graded", parts=parts,
-                                        flags=["2 cell(s) failed", "output truncated", "3 integrity note(s)"]))
+                                        flags=[Flag("cells_failed", {"count": 2}), Flag("output_truncated"),
+                                               Flag("integrity_notes", {"count": 3})]))
     buffer = io.StringIO()
     console = Console(file=buffer, width=80, color_system=None)
     console.print(summary_table(results, list(PART_IDS), console.width))

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import EXAMPLES, REPO, assignment_with, notebook_with
 from grader.grade import main as grade
+from grader.results import has_flag
 
 pytestmark = pytest.mark.slow
 
@@ -64,12 +65,17 @@ def test_the_example_class_gets_no_integrity_notes(example_class):
 def test_results_files_follow_the_schema(example_class):
     results, out = example_class
     data = json.loads((out / "results" / "frank.json").read_text(encoding="utf-8"))
-    assert data["schema"] == 1 and data["student"] == "frank" and data["status"] == "graded"
+    assert data["schema"] == 2 and data["student"] == "frank" and data["status"] == "graded"
     assert [p["id"] for p in data["parts"]] == ["1.1", "1.2", "1.3", "1.4", "2.1", "2.2", "3", "4", "5", "6"]
     for key in ("score", "max_score", "flags", "elapsed_s", "device", "grader_version"):
         assert key in data
     check = data["parts"][6]["checks"][0]
-    assert set(check) >= {"id", "passed", "score", "max_score", "message", "expected", "got"}
+    assert set(check) >= {"id", "passed", "score", "max_score", "message", "expected", "got", "shows"}
+    assert data["parts"][6]["titles"] == {"en": "Encoder-decoder seq2seq", "zh": "编码器-解码器 seq2seq"}
+    assert all(set(flag) == {"code", "params"} for flag in data["flags"])
+    assert set(data["sandbox"].get("applied", [])) <= {"network", "readonly_fs", "secrets_hidden", "private_proc",
+                                                       "separate_user", "no_capabilities", "group_memory",
+                                                       "group_pids", "group_cpu"}
     assert data["parts"][8]["needs_review"] is True and data["parts"][0]["needs_review"] is False
     rows = list(csv.DictReader((out / "grades.csv").open(encoding="utf-8")))
     assert len(rows) == len(results)
@@ -120,7 +126,7 @@ def test_submission_budget_ends_a_hanging_submission_without_stopping_the_class(
     honest = notebook_with(tmp_path / "class", "honest")
     batch = grade(paths=[hanging, honest], out=tmp_path / "out", jobs=2, timeout=20, only=["1.1"], quiet=True)
     results = {r.student: r for r in batch.results}
-    assert "timeout" in results["hanging"].flags
+    assert has_flag(results["hanging"], "timeout")
     assert "timed out after 20 s" in results["hanging"].parts[0].checks[0].message
     assert results["honest"].score == results["honest"].max_score
 

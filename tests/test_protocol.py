@@ -13,6 +13,7 @@ import pytest
 
 import grader.grade as grade_module
 from grader.grade import main as grade
+from grader.messages import render
 from grader.sandbox.launch import ExecutionRecord, _collect
 from grader.sandbox.worker import MAX_RESULT_BYTES, _probe_result
 
@@ -64,19 +65,20 @@ def test_well_formed_messages_are_recorded():
 def test_a_line_the_worker_never_sends_ends_the_run_with_a_reason(line):
     record = _collected([line, json.dumps({"type": "done"}).encode()])
     assert record.status == "crashed" and not record.finished
-    assert "stopped reading" in (record.fatal or "") and record.interference
+    assert "stopped reading" in render(record.fatal_message) and record.interference
 
 
 def test_a_second_result_for_the_same_part_is_refused():
     probe = json.dumps({"type": "probe", "part": "1.1", "seconds": 0, "ok": True, "observation": {}}).encode()
     record = _collected([probe, probe])
-    assert record.status == "crashed" and "second result" in record.fatal
+    assert record.status == "crashed" and "second result" in render(record.fatal_message)
 
 
 def test_fatal_reasons_are_worded_by_the_parent():
     record = _collected([json.dumps({"type": "fatal", "reason": "channel_broken", "cell": 3,
                                      "detail": "KeyError: 'msg_id'"}).encode(), json.dumps({"type": "done"}).encode()])
-    assert "after cell 3" in record.fatal and "msg_id" not in record.fatal
+    fatal = render(record.fatal_message)
+    assert "after cell 3" in fatal and "msg_id" not in fatal
 
 
 def test_the_workers_reading_of_the_result_file_is_bounded(tmp_path):

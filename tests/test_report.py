@@ -35,6 +35,7 @@ def test_catalogues_have_the_same_keys_and_cover_every_key_used():
 
 
 def _hostile_result() -> dict:
+    """A result as schema 1 wrote it (flags and titles in English): old results folders still render."""
     check = {"id": "fixed_example", "passed": False, "score": 0, "max_score": 3,
              "message": "y has shape (2,), expected (3, 2) <script>alert(1)</script>", "expected": [[1, 2]],
              "got": [[3, 4]], "hidden": False, "plot": None}
@@ -74,7 +75,7 @@ def test_student_output_is_escaped_and_pages_render_in_both_languages(tmp_path, 
     assert "<svg" in html  # the histogram
     assert catalog(lang)["integrity.title"] in page and catalog(lang)["integrity.network"] in page
     assert catalog(lang)["integrity.sandbox"] in page and "cell 1, line 2" in page
-    assert "⚑ " + catalog(lang)["badge.integrity"].format(count=2) in html
+    assert "⚑ " + catalog(lang)["flag.integrity_notes"].format(count=2) in html  # schema 1's English flag, read
     overview = index.read_text(encoding="utf-8")  # the class overview lists who has notes, linked to them
     assert f'<h2 id="integrity">⚑ {catalog(lang)["index.integrity"]}</h2>' in overview
     assert f'href="students/{safe_file_name("<b>mallory</b>")}.html#integrity"' in overview

@@ -99,10 +99,9 @@ def test_another_sentence_never_takes_a_point_away(first, second):
 
 
 def test_a_malformed_pattern_is_a_configuration_error(tmp_path):
-    import shutil
+    from conftest import copy_assignment
 
-    target = tmp_path / "assignment"
-    shutil.copytree(REPO / "assignments" / "rnn-basics", target)
+    target = copy_assignment(tmp_path)
     rubric_file = target / "rubric.toml"
     rubric_file.write_text(rubric_file.read_text(encoding="utf-8").replace('any = ["tanh|双曲正切"]',
                                                                           'any = ["tanh| + 双曲正切"]'),

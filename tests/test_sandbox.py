@@ -50,7 +50,7 @@ def test_student_runs_as_its_own_user_and_sees_only_its_own_processes(tmp_path):
     from grader.sandbox.isolation import SANDBOX_UID_BASE
     from grader.sandbox.launch import probe_isolation
 
-    if "separate user" not in probe_isolation()["applied"]:
+    if "separate_user" not in probe_isolation()["applied"]:
         pytest.skip("a separate user needs root on Linux")
     student = module_submission(tmp_path, "who", HONEST_SRN + '''
 import getpass, json, os
@@ -128,7 +128,7 @@ def test_strict_mode_refuses_to_grade_without_isolation(tmp_path, monkeypatch):
     import grader.grade as grade_command
 
     monkeypatch.setattr(grade_command, "probe_isolation",
-                        lambda: {"applied": [], "missing": ["network isolation"]})
+                        lambda: {"applied": [], "missing": ["network"]})
     student = module_submission(tmp_path / "class", "plain", HONEST_SRN)
     with pytest.raises(grade_command.SandboxUnavailable, match="network isolation"):
         grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True, sandbox="strict")

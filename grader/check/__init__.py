@@ -15,7 +15,6 @@ from rich.table import Table
 
 from grader.config import DEFAULT_ASSIGNMENT, load_config
 from grader.messages import render
-from grader.parts import ALL_PARTS
 from grader.pipeline import GradeOptions, grade_submission
 from grader.results import SubmissionResult
 from grader.submissions import discover
@@ -32,11 +31,11 @@ def check_rows(result: SubmissionResult, lang: str = "en") -> list[tuple[str, st
     """(part, verdict, what failed) for every auto-graded part; hidden and written checks are left out."""
     rows = []
     for part in result.parts:
-        run = [c for c in part.checks if not c.hidden and not (isinstance(c.got, dict) and "found" in c.got)]
+        run = [c for c in part.checks if not c.hidden and c.shows != "rubric"]
         if not run:
             continue
         failing = [c for c in run if not c.passed]
-        title = part.title_zh if lang == "zh" else part.title
+        title = part.titles.get(lang) or part.titles.get("en", "")
         verdict = f"✓ {len(run)}/{len(run)}" if not failing else f"✗ {len(run) - len(failing)}/{len(run)}"
         details = "\n".join(f"{c.id}: {render(c.message_i18n, lang) if c.message_i18n else c.message}"
                             for c in failing)
@@ -52,8 +51,7 @@ def main(*, path: Path, assignment: Path = DEFAULT_ASSIGNMENT, timeout: float | 
     if len(submissions) != 1:
         raise ValueError(f"{path} holds {len(submissions)} submissions; point `grade check` at your own notebook "
                          "or folder")
-    options = GradeOptions(device="cpu", public_only=True, timeout_s=timeout or 120,
-                           parts=tuple(p.id for p in ALL_PARTS))
+    options = GradeOptions(device="cpu", public_only=True, timeout_s=timeout or 120)  # every part
     with console.status("running your notebook and the public checks…"):
         result = grade_submission(submissions[0], config, options)
     table = Table(title=f"self-check: {result.student}", show_lines=True)
@@ -71,7 +69,9 @@ def main(*, path: Path, assignment: Path = DEFAULT_ASSIGNMENT, timeout: float | 
     for cell in failed_cells[:3]:
         console.print(f"[yellow]cell {cell['index'] + 1}[/] {cell.get('status')}: {cell.get('ename')}: "
                       f"{cell.get('evalue')}", markup=True, highlight=False)
-    console.print("Hidden cases run only when your instructor grades. Parts 4-6 (written answers) are graded "
-                  "by a person. / 隐藏测试只在老师评分时运行;第四至六部分由老师评分。")
+    written = ", ".join(config.assignment.written_ids) if config.assignment else ""
+    console.print("Hidden cases run only when your instructor grades."
+                  + (f" Written parts ({written}) are graded by a person." if written else "")
+                  + " / 隐藏测试只在老师评分时运行" + (f";书面部分({written})由老师评分。" if written else "。"))
     passed = sum(1 for _, verdict, _ in rows if verdict.startswith("✓"))
     return SelfCheck(result, passed, len(rows))

@@ -48,8 +48,8 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")[:300]
 
 
-def summary_markdown(results: list[SubmissionResult]) -> str:
-    lines = ["# RNN basics: autograder", ""]
+def summary_markdown(results: list[SubmissionResult], title: str = "") -> str:
+    lines = [f"# {_cell(title) + ': ' if title else ''}autograder", ""]
     for result in results:
         lines += [f"## {_cell(result.student)}: {result.score:g} / {result.max_score:g}", ""]
         if result.error:
@@ -60,7 +60,7 @@ def summary_markdown(results: list[SubmissionResult]) -> str:
             notes = "needs review (graded by a person)" if part.needs_review else \
                 "; ".join(f"{c.id}: {_cell(student_message(c))}" for c in failing[:2])
             mark = "✅" if part.score >= part.max_score else "⚠️" if part.score > 0 else "❌"
-            lines.append(f"| {mark} {part.id} {_cell(part.title)} | {part.score:g} / {part.max_score:g} | {_cell(notes)} |")
+            lines.append(f"| {mark} {part.id} {_cell(part.titles.get('en', ''))} | {part.score:g} / {part.max_score:g} | {_cell(notes)} |")
         lines.append("")
     text = "\n".join(lines) + "\n"
     if len(text.encode()) > SUMMARY_LIMIT:
@@ -75,7 +75,7 @@ def classroom_result(results: list[SubmissionResult]) -> dict:
         for part in result.parts:
             failing = [c for c in part.checks if not c.passed]
             tests.append({
-                "name": f"{part.id} {part.title}" + (f" ({result.student})" if len(results) > 1 else ""),
+                "name": f"{part.id} {part.titles.get('en', '')}" + (f" ({result.student})" if len(results) > 1 else ""),
                 "status": "pass" if part.score >= part.max_score else "fail",
                 "score": part.score,
                 "message": "; ".join(f"{c.id}: {student_message(c)}" for c in failing)[:1000]
@@ -92,12 +92,12 @@ def classroom_result(results: list[SubmissionResult]) -> dict:
     return {"version": 1, "status": status, "max_score": sum(r.max_score for r in results), "tests": tests}
 
 
-def write_github_outputs(results: list[SubmissionResult]) -> None:
+def write_github_outputs(results: list[SubmissionResult], title: str = "") -> None:
     """Append the summary to $GITHUB_STEP_SUMMARY and `result` to $GITHUB_OUTPUT (where they are set)."""
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with Path(summary).open("a", encoding="utf-8") as handle:
-            handle.write(summary_markdown(results))
+            handle.write(summary_markdown(results, title))
     output = os.environ.get("GITHUB_OUTPUT")
     if output:
         encoded = base64.b64encode(json.dumps(classroom_result(results)).encode()).decode()

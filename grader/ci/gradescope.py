@@ -49,7 +49,7 @@ def results_json(result: SubmissionResult) -> dict:
         for check in part.checks:
             output = check.message + (" (written answer: a person confirms this score)" if part.needs_review else "")
             tests.append({
-                "name": f"{part.id} {part.title}: {check.id}", "number": f"{part.id}.{check.id}",
+                "name": f"{part.id} {part.titles.get('en', '')}: {check.id}", "number": f"{part.id}.{check.id}",
                 "score": check.score, "max_score": check.max_score,
                 "status": "passed" if check.passed else "failed", "output": output,
                 "visibility": "after_published" if check.hidden else "visible",

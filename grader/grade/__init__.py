@@ -22,10 +22,10 @@ from grader.config import DEFAULT_ASSIGNMENT, GradingConfig, load_config
 from grader.exports import write_canvas_csv
 from grader.grade.summary import summary_table
 from grader.gradebook import record_run
-from grader.parts import PART_IDS
+from grader.i18n import catalog
 from grader.pipeline import GradeOptions, failed_result, grade_submission
 from grader.report import render_reports
-from grader.results import SubmissionResult, pending_review, write_results
+from grader.results import SubmissionResult, has_flag, pending_review, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
 from grader.sandbox.launch import probe_isolation, sandbox_features
 from grader.submissions import Submission, discover
@@ -35,6 +35,10 @@ class SandboxUnavailable(Exception):
     """--sandbox strict, on a machine that cannot isolate student code."""
 
 
+class UnknownParts(ValueError):
+    """--only names a part the assignment does not have."""
+
+
 @dataclass
 class BatchResult:
     results: list[SubmissionResult]
@@ -42,6 +46,7 @@ class BatchResult:
     seconds: float
     index: Path | None = None
     review_problems: list[str] = field(default_factory=list)
+    title: str = ""  # the assignment's
 
 
 def resolve_device(device: str) -> str:
@@ -67,7 +72,7 @@ def _grade_or_reuse(submission: Submission, config: GradingConfig, options: Grad
         stage = "grade"
         result = grade_submission(submission, config, options, content_hash)
         stage = "cache the result of"
-        if cache is not None and "timeout" not in result.flags:  # a timeout may be the machine's load: retry
+        if cache is not None and not has_flag(result, "timeout"):  # a timeout may be the machine's load: retry
             try:
                 cache.put(key, result)
             except Exception:  # noqa: BLE001 - a cache that cannot be written costs speed, not the grade
@@ -87,81 +92,148 @@ def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = N
         with stopped_commands(sys.stdout):
             batch = _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
                          console or Console(file=sys.stdout), quiet, gradescope, sandbox)
-        write_github_outputs(batch.results)
+        write_github_outputs(batch.results, batch.title)
         return batch
     return _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
                 console or Console(stderr=True), quiet, gradescope, sandbox)
 
 
+@dataclass
+class Run:
+    """One `grade` run as its steps see it: what was asked, what was graded, and what went wrong writing."""
+
+    config: GradingConfig
+    options: GradeOptions
+    out: Path
+    part_ids: list[str]
+    jobs: int
+    lang: str
+    gradescope: Path | None
+    results: list[SubmissionResult] = field(default_factory=list)
+    seconds: float = 0.0
+    index: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+
 def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
          only: list[str] | None, assignment: Path, lang: str, use_cache: bool, console: Console, quiet: bool,
          gradescope: Path | None, sandbox: str) -> BatchResult:
+    run = _prepare(paths, out, jobs, device, timeout, only, assignment, lang, gradescope, sandbox)
+    submissions = discover(paths)
+    if gradescope is not None and len(submissions) != 1:
+        raise ValueError(f"--gradescope grades exactly one submission; {len(submissions)} found")
+    started = time.perf_counter()
+    run.results = _grade_all(submissions, run, ResultCache(out / "cache") if use_cache else None, console, quiet)
+    _apply_reviews(run)
+    run.seconds = time.perf_counter() - started
+    for what, writer in WRITERS:
+        try:  # each output on its own: a failing writer loses its own file, said on the console, nothing more
+            writer(run)
+        except Exception as error:  # noqa: BLE001 - reported, and the other outputs are still written
+            run.problems.append(f"{what} not written: {type(error).__name__}: {str(error)[:300]}")
+    if not quiet:
+        _tell(run, console)
+    return BatchResult(run.results, out, run.seconds, run.index, run.problems,
+                       run.config.assignment.title if run.config.assignment else "")
+
+
+def _prepare(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
+             only: list[str] | None, assignment: Path, lang: str, gradescope: Path | None, sandbox: str) -> Run:
+    """Configuration, the parts asked for, the sandbox mode and the output folder."""
     config = load_config(assignment)
-    parts = tuple(only) if only else PART_IDS
+    known = config.assignment.part_ids if config.assignment else ()
+    unknown = [p for p in only or () if p not in known]
+    if unknown:
+        raise UnknownParts(f"unknown part(s) {', '.join(unknown)}; choose from {', '.join(known)}")
+    parts = tuple(only) if only else known
     options = GradeOptions(device=resolve_device(device), parts=parts, timeout_s=timeout,
                            hidden_paths=(out.resolve(), *(p.resolve() for p in paths if p.is_dir())),
                            isolate=sandbox != "basic")
     if sandbox == "strict":
         missing = probe_isolation()["missing"]
         if missing:
-            raise SandboxUnavailable(f"--sandbox strict: not available here: {', '.join(missing)}")
+            labels = catalog("en")
+            raise SandboxUnavailable("--sandbox strict: not available here: "
+                                     + ", ".join(labels.get(f"protection.{code}", code) for code in missing))
     out.mkdir(parents=True, exist_ok=True)  # exists before grading, so the sandbox can hide it
-    submissions = discover(paths)
-    if gradescope is not None and len(submissions) != 1:
-        raise ValueError(f"--gradescope grades exactly one submission; {len(submissions)} found")
-    jobs = max(1, jobs or os.cpu_count() or 1)
-    cache = ResultCache(out / "cache") if use_cache else None
-    started = time.perf_counter()
+    return Run(config, options, out, [p for p in known if p in parts], max(1, jobs or os.cpu_count() or 1), lang,
+               gradescope)
+
+
+def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | None, console: Console,
+               quiet: bool) -> list[SubmissionResult]:
     results: list[SubmissionResult] = []
     with Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, disable=quiet, transient=False) as progress:
         task = progress.add_task("", total=len(submissions))
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_grade_or_reuse, s, config, options, cache) for s in submissions]
+        with ThreadPoolExecutor(max_workers=run.jobs) as pool:
+            futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache) for s in submissions]
             for future in as_completed(futures):
                 result = future.result()
                 results.append(result)
                 reused = " (cached)" if result.from_cache else ""
                 progress.update(task, advance=1,
                                 description=f"{result.student}: {result.score:g}/{result.max_score:g}{reused}")
-    results.sort(key=lambda r: r.student)
-    problems: list[str] = []
+    return sorted(results, key=lambda r: r.student)
 
-    def write(what: str, writer: Callable[[], Any]) -> Any:
-        """Each output on its own: a failing writer loses its own file, said on the console, nothing more."""
-        try:
-            return writer()
-        except Exception as error:  # noqa: BLE001 - reported, and the other outputs are still written
-            problems.append(f"{what} not written: {type(error).__name__}: {str(error)[:300]}")
-            return None
 
-    reviews = write("review.csv (could not be read, so it was left as it is)", lambda: read_reviews(out / "review.csv"))
-    if reviews is not None:  # never rewrite a review file that could not be read: the reviewer's work is in it
-        problems += write("reviews", lambda: apply_reviews(results, reviews)) or []
-        write("review.csv", lambda: write_reviews(out / "review.csv", results, reviews))
-    part_ids = [p for p in PART_IDS if p in parts]
-    write("results and grades.csv", lambda: write_results(results, out, part_ids))
-    write("lms-canvas.csv", lambda: write_canvas_csv(out / "lms-canvas.csv", results))
-    seconds = time.perf_counter() - started
+def _apply_reviews(run: Run) -> None:
+    """Confirmed scores from review.csv replace the suggestions; the file gets rows for new students.
+    A review file that cannot be read is never rewritten: the reviewer's work is in it."""
+    try:
+        reviews = read_reviews(run.out / "review.csv")
+    except Exception as error:  # noqa: BLE001 - reported; grading goes on without the reviews
+        run.problems.append(f"review.csv (could not be read, so it was left as it is) not written: "
+                            f"{type(error).__name__}: {str(error)[:300]}")
+        return
+    try:
+        run.problems += apply_reviews(run.results, reviews) or []
+    except Exception as error:  # noqa: BLE001
+        run.problems.append(f"reviews not applied: {type(error).__name__}: {str(error)[:300]}")
+    try:
+        write_reviews(run.out / "review.csv", run.results, reviews)
+    except Exception as error:  # noqa: BLE001
+        run.problems.append(f"review.csv not written: {type(error).__name__}: {str(error)[:300]}")
+
+
+def _write_html(run: Run) -> None:
     now = datetime.now().astimezone()
-    write("gradebook.sqlite", lambda: record_run(out / "gradebook.sqlite", results,
-                                                 at=now.isoformat(timespec="seconds"), version=__version__,
-                                                 device=options.device, seconds=seconds))
-    meta = {"date": now.strftime("%Y-%m-%d %H:%M %Z"), "version": __version__, "device": options.device,
-            "seconds": f"{seconds:.0f}", "jobs": jobs, "sandbox": sandbox_features(results)}
-    index = write("HTML reports", lambda: render_reports([r.to_json() for r in results], out, lang=lang, meta=meta))
-    if gradescope is not None:
-        write("Gradescope results", lambda: write_results_json(gradescope, results))
-    if not quiet:
-        console.print(summary_table(results, part_ids, console.width))
-        for problem in problems:
-            console.print(f"[yellow]warning:[/] {problem}")
-        waiting = [r for r in results if pending_review(r)]
-        if waiting:
-            console.print(f"[yellow]{len(waiting)} student(s) have written parts pending review[/]: their totals include "
-                          f"suggested scores, and lms-canvas.csv leaves their grade empty until review.csv confirms "
-                          f"them (see 'pending review' in grades.csv)")
-        reused = sum(r.from_cache for r in results)
-        console.print(f"{len(results)} submission(s) graded in {seconds:.1f} s on {options.device} with {jobs} "
-                      f"job(s){f', {reused} reused from the cache' if reused else ''}; report: {index}")
-    return BatchResult(results, out, seconds, index, problems)
+    meta = {"date": now.strftime("%Y-%m-%d %H:%M %Z"), "version": __version__, "device": run.options.device,
+            "seconds": f"{run.seconds:.0f}", "jobs": run.jobs, "sandbox": sandbox_features(run.results),
+            "assignment": run.config.assignment.title_in(run.lang) if run.config.assignment else ""}
+    run.index = render_reports([r.to_json() for r in run.results], run.out, lang=run.lang, meta=meta)
+
+
+def _write_gradebook(run: Run) -> None:
+    record_run(run.out / "gradebook.sqlite", run.results, at=datetime.now().astimezone().isoformat(timespec="seconds"),
+               version=__version__, device=run.options.device, seconds=run.seconds)
+
+
+def _write_gradescope(run: Run) -> None:
+    if run.gradescope is not None:
+        write_results_json(run.gradescope, run.results)
+
+
+# Every output of a run, in order; each is written on its own (see _run).
+WRITERS: list[tuple[str, Callable[[Run], Any]]] = [
+    ("results and grades.csv", lambda run: write_results(run.results, run.out, run.part_ids)),
+    ("lms-canvas.csv", lambda run: write_canvas_csv(run.out / "lms-canvas.csv", run.results,
+                                                   run.config.assignment.title if run.config.assignment else "")),
+    ("gradebook.sqlite", _write_gradebook),
+    ("HTML reports", _write_html),
+    ("Gradescope results", _write_gradescope),
+]
+
+
+def _tell(run: Run, console: Console) -> None:
+    console.print(summary_table(run.results, run.part_ids, console.width))
+    for problem in run.problems:
+        console.print(f"[yellow]warning:[/] {problem}")
+    waiting = [r for r in run.results if pending_review(r)]
+    if waiting:
+        console.print(f"[yellow]{len(waiting)} student(s) have written parts pending review[/]: their totals include "
+                      f"suggested scores, and lms-canvas.csv leaves their grade empty until review.csv confirms "
+                      f"them (see 'pending review' in grades.csv)")
+    reused = sum(r.from_cache for r in run.results)
+    console.print(f"{len(run.results)} submission(s) graded in {run.seconds:.1f} s on {run.options.device} with "
+                  f"{run.jobs} job(s){f', {reused} reused from the cache' if reused else ''}; report: {run.index}")

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from grader.results import SubmissionResult
+from grader.results import SubmissionResult, flag_text
 
 WIDE = 120  # from this width on, the notes fit as a column
 
@@ -37,7 +37,7 @@ def summary_table(results: list[SubmissionResult], part_ids: list[str], width: i
             mark = "*" if part.needs_review else ""
             style = "green" if part.score >= part.max_score else "yellow" if part.score > 0 else "red"
             cells.append(f"[{style}]{part.score:g}{mark}[/]")
-        notes = "; ".join(([result.error] if result.error else []) + result.flags)
+        notes = "; ".join(([result.error] if result.error else []) + [flag_text(flag) for flag in result.flags])
         total = f"{result.score:g}/{result.max_score:g}"
         if wide:
             table.add_row(result.student, total, *cells, notes[:60])

@@ -29,7 +29,9 @@ class Verdict:
     expected: Any = None
     got: Any = None
     hidden: bool = False  # built from hidden inputs: never shown in a student self-check
-    plot: Optional[dict[str, Any]] = None  # {"series": {name: [[x, y], ...]}, "threshold", "log_y"} for reports
+    # for reports: {"series": {name: [[x, y], ...]}, "threshold", "log_y", "title": a catalogue key}
+    plot: Optional[dict[str, Any]] = None
+    shows: Optional[str] = None  # what `got` is for the report: "rubric" (found/missed points), "table" (rows)
 
 
 @dataclass
@@ -65,6 +67,12 @@ class Part:
     written: bool = False  # a person confirms the score
     # (request, observation) -> None when the observation answers the request, else what is wrong (a Msg)
     validate: Optional[Callable[[dict[str, Any], Any], Optional[Msg]]] = None
+    # how a written part is titled when students drop its number ("心得体会"): a regex, for grader.answers
+    answer_names: str = ""
+
+    @property
+    def titles(self) -> dict[str, str]:
+        return {"en": self.title, "zh": self.title_zh}
 
 
 # ---- helpers for probes (run in the kernel) -------------------------------------------------------

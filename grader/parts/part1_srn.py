@@ -14,6 +14,11 @@ from grader.parts.base import (
     small_table, unavailable,
 )
 
+# Check ids: the Part records and the judges both name them from here.
+FIXED, HIDDEN, INIT, RANDOM, SHAPES = "fixed_example", "hidden_cases", "initialisation", "random_weights", "shapes"
+NUMPY_CHECKS = (FIXED, HIDDEN)
+MODULE_CHECKS = (INIT, FIXED, RANDOM, SHAPES)
+
 EXAMPLE_INPUTS = [[1.0, 1.0], [1.0, 1.0], [2.0, 2.0]]  # the homework's all-ones example
 ATOL = 1e-4
 
@@ -66,7 +71,7 @@ def probe_numpy(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str,
 
 def judge_numpy(request: dict[str, Any], observation: Optional[dict[str, Any]],
                 ctx: JudgeContext) -> list[Verdict]:
-    checks = ("fixed_example", "hidden_cases")
+    checks = NUMPY_CHECKS
     if observation.get("problems"):
         return unavailable(checks, missing_reason(observation["problems"], ctx))
     verdicts = []
@@ -79,7 +84,7 @@ def judge_numpy(request: dict[str, Any], observation: Optional[dict[str, Any]],
         problem = error_of(seen) or compare_array(expected, seen.get("value"), atol=ATOL, what="y")
         if not case["hidden"]:
             verdicts.append(Verdict(
-                "fixed_example", 0.0 if problem else 1.0,
+                FIXED, 0.0 if problem else 1.0,
                 problem or M("fixed_ok"),
                 expected=rounded(expected), got=small_table(seen.get("value")) if "value" in seen else None))
             continue
@@ -90,8 +95,8 @@ def judge_numpy(request: dict[str, Any], observation: Optional[dict[str, Any]],
         else:
             hidden_passed += 1
     if hidden_total:
-        fraction, message = fraction_message(hidden_passed, hidden_total, failures, "hidden_cases")
-        verdicts.append(Verdict("hidden_cases", fraction, message, hidden=True))
+        fraction, message = fraction_message(hidden_passed, hidden_total, failures, HIDDEN)
+        verdicts.append(Verdict(HIDDEN, fraction, message, hidden=True))
     return verdicts
 
 
@@ -132,10 +137,10 @@ def _described(name: str, types: list[str]) -> str:
 def _judge_init(init: dict[str, Any], expected_types: list[str],
                 expected_shapes: dict[str, list[int]]) -> Verdict:
     if "error" in init:
-        return Verdict("initialisation", 0.0, error_of(init) or M("failed"))
+        return Verdict(INIT, 0.0, error_of(init) or M("failed"))
     seen = init["value"]
     if seen["types"] != expected_types:
-        return Verdict("initialisation", 0.0, M("init_types", got=", ".join(seen["types"]),
+        return Verdict(INIT, 0.0, M("init_types", got=", ".join(seen["types"]),
                                                  expected=", ".join(expected_types)),
                        expected=expected_types, got=seen["types"])
     wrong = []
@@ -150,8 +155,8 @@ def _judge_init(init: dict[str, Any], expected_types: list[str],
         elif not (parameter["min"] == parameter["max"] == target):
             wrong.append(M("init_values", name=label, target=target, low=parameter["min"], high=parameter["max"]))
     if wrong:
-        return Verdict("initialisation", 0.0, M("list", items=wrong[:3]))
-    return Verdict("initialisation", 1.0, M("init_ok"))
+        return Verdict(INIT, 0.0, M("list", items=wrong[:3]))
+    return Verdict(INIT, 1.0, M("init_ok"))
 
 
 def _judge_runs(cases: list[dict[str, Any]], seen: list[dict[str, Any]], expected_runs: list[list[np.ndarray]],
@@ -186,9 +191,9 @@ def _judge_runs(cases: list[dict[str, Any]], seen: list[dict[str, Any]], expecte
         else:
             value_ok += 1
     fraction, message = fraction_message(shape_ok, len(cases), shape_failures, "shape_cases")
-    shape_verdict = Verdict("shapes", fraction, message)
+    shape_verdict = Verdict(SHAPES, fraction, message)
     fraction, message = fraction_message(value_ok, len(cases), value_failures, "weighted_cases")
-    return [Verdict("random_weights", fraction, message, hidden=True), shape_verdict]
+    return [Verdict(RANDOM, fraction, message, hidden=True), shape_verdict]
 
 
 # ---- 1.3 nn.RNNCell --------------------------------------------------------------------------------
@@ -263,7 +268,7 @@ def _judge_fixed(fixed: dict[str, Any], expected: np.ndarray, item: int, what: s
         else:
             got = items[item]
             problem = compare_array(expected, got, atol=ATOL, what=what)
-    return Verdict("fixed_example", 0.0 if problem else 1.0,
+    return Verdict(FIXED, 0.0 if problem else 1.0,
                    problem or M("fixed_ok"),
                    expected=rounded(expected), got=small_table(got) if got is not None else None)
 
@@ -272,7 +277,7 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
                ctx: JudgeContext) -> list[Verdict]:
     import torch
 
-    checks = ("initialisation", "fixed_example", "random_weights", "shapes")
+    checks = MODULE_CHECKS
     if observation.get("problems"):
         return unavailable(checks, missing_reason(observation["problems"], ctx))
     I, H, O = request["init_dims"]
@@ -347,7 +352,7 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
               ctx: JudgeContext) -> list[Verdict]:
     import torch
 
-    checks = ("initialisation", "fixed_example", "random_weights", "shapes")
+    checks = MODULE_CHECKS
     if observation.get("problems"):
         return unavailable(checks, missing_reason(observation["problems"], ctx))
     I, H, O, L = request["init_dims"]
@@ -419,14 +424,14 @@ validate_module = _validate(ModuleObservation, ("init", "fixed", "cases"))
 
 MODULE = __name__
 PARTS = [
-    Part("1.1", "SRN in numpy, no activation", "numpy 实现 SRN(无激活)", ("fixed_example", "hidden_cases"),
+    Part("1.1", "SRN in numpy, no activation", "numpy 实现 SRN(无激活)", NUMPY_CHECKS,
          judge_numpy, plan_numpy_linear, "probe_numpy", MODULE, validate=validate_numpy),
-    Part("1.2", "SRN in numpy with tanh", "numpy 实现 SRN(tanh)", ("fixed_example", "hidden_cases"),
+    Part("1.2", "SRN in numpy with tanh", "numpy 实现 SRN(tanh)", NUMPY_CHECKS,
          judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE, validate=validate_numpy),
     Part("1.3", "SRN with nn.RNNCell", "用 nn.RNNCell 实现 SRN",
-         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_cell, plan_cell, "probe_cell", MODULE,
+         MODULE_CHECKS, judge_cell, plan_cell, "probe_cell", MODULE,
          validate=validate_module),
     Part("1.4", "SRN with nn.RNN", "用 nn.RNN 实现 SRN",
-         ("initialisation", "fixed_example", "random_weights", "shapes"), judge_rnn, plan_rnn, "probe_rnn", MODULE,
+         MODULE_CHECKS, judge_rnn, plan_rnn, "probe_rnn", MODULE,
          validate=validate_module),
 ]

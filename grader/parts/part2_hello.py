@@ -19,6 +19,10 @@ from grader.parts.base import (
     plain, problems_or_results, shape_of, small_table, trained_layers, unavailable,
 )
 
+# Check ids: the Part records and the judges both name them from here.
+ENCODE, ONE_HOT, MODEL_SHAPES, OWN_TRAINING, MODEL_TRAINS = "encode", "one_hot", "model_shapes", "own_training", "model_trains"
+MODEL_CHECKS = (MODEL_SHAPES, OWN_TRAINING, MODEL_TRAINS)
+
 VOCAB = ["e", "h", "l", "o"]
 SOURCE, TARGET = "hello", "ohlol"
 
@@ -415,7 +419,7 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     seen = ", ".join(f"seed {seed}: {word}" for seed, word in predictions.items())
     plot = {"series": {f"seed {r['seed']}": [[i + 1, loss] for i, loss in enumerate(r["own"]["value"]["losses"])]
                        for r in runs if r["own"].get("value", {}).get("losses")},
-            "threshold": None, "log_y": False, "x": "epoch", "y": "loss"}
+            "threshold": None, "log_y": False, "x": "epoch", "y": "loss", "title": "plot.hello"}
     counts = {"target": TARGET, "epochs": epochs, "passed": len(own_ok), "total": total, "needed": needed,
               "train": train_name, "model": model_name}
     own_fraction = min(1.0, len(own_ok) / max(needed, 1))
@@ -430,7 +434,7 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     standard_needed = needed_hidden if hidden else needed
     if own_fraction >= 1.0:
         disagree = _prints_disagree(runs, own_ok, train_name)
-        own = Verdict("own_training", 1.0, M("concat", first=M("hello_own_ok", **counts),
+        own = Verdict(OWN_TRAINING, 1.0, M("concat", first=M("hello_own_ok", **counts),
                                              second=disagree or M("empty")),
                       expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
     else:
@@ -442,15 +446,15 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
             hint_key = "hello_loop_hint" if kind == "cell" else "hello_loop_hint_rnn"
             hint = M(hint_key, **counts) if len(standard_ok) >= standard_needed else M("empty")
             message = M("hello_own_short", hint=M("concat", first=hint, second=hidden_note), **counts)
-        own = Verdict("own_training", min(1.0, max(0.0, own_fraction)), message,
+        own = Verdict(OWN_TRAINING, min(1.0, max(0.0, own_fraction)), message,
                       expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
     standard_counts = {**counts, "passed": len(standard_ok), "needed": standard_needed}
     prefix = "hello_model_hidden" if hidden else "hello_model"
     if len(standard_ok) >= standard_needed:
-        model = Verdict("model_trains", 1.0, M(f"{prefix}_ok", **standard_counts), hidden=bool(hidden))
+        model = Verdict(MODEL_TRAINS, 1.0, M(f"{prefix}_ok", **standard_counts), hidden=bool(hidden))
     else:
         errors = [error_of(r["standard"]) for r in runs if error_of(r["standard"])]
-        model = Verdict("model_trains", len(standard_ok) / max(standard_needed, 1),
+        model = Verdict(MODEL_TRAINS, len(standard_ok) / max(standard_needed, 1),
                         M(f"{prefix}_short", **standard_counts,
                           error=M("suffix", text=errors[0]) if errors else M("empty")), hidden=bool(hidden))
     if in_process_only:
@@ -476,7 +480,7 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
                ctx: JudgeContext) -> list[Verdict]:
     verdicts: list[Verdict] = []
     if observation.get("data_problems"):
-        verdicts += unavailable(("encode", "one_hot"), missing_reason(observation["data_problems"], ctx))
+        verdicts += unavailable((ENCODE, ONE_HOT), missing_reason(observation["data_problems"], ctx))
     else:
         wrong, hidden = [], False
         for word, seen in zip(request["encode_words"], observation["encode"]):
@@ -493,7 +497,7 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
             wrong.insert(0, error_of(observation["vocab"]) or M("constant_wrong", name="HELLO_VOCAB", got=vocab,
                                                                expected=VOCAB))
             fraction = 0.0
-        verdicts.append(Verdict("encode", fraction,
+        verdicts.append(Verdict(ENCODE, fraction,
                                 M("list", items=wrong) if wrong else M("encode_ok"), hidden=hidden,
                                 expected=ctx.reference.encode("hello", VOCAB)))
         expected = ctx.reference.one_hot([1, 0, 2, 2, 3], 4).numpy()
@@ -501,10 +505,10 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
         problem = error_of(seen) or compare_array(expected, seen.get("value"), atol=0, what="one_hot")
         if not problem and not str(seen["value"].get("dtype", "")).startswith("float"):
             problem = M("one_hot_dtype", dtype=seen["value"].get("dtype"))
-        verdicts.append(Verdict("one_hot", 0.0 if problem else 1.0, problem or M("one_hot_ok"),
+        verdicts.append(Verdict(ONE_HOT, 0.0 if problem else 1.0, problem or M("one_hot_ok"),
                                 expected=list(expected.shape),
                                 got=small_table(seen.get("value")) if not error_of(seen) else None))
-    model_checks = ("model_shapes", "own_training", "model_trains")
+    model_checks = MODEL_CHECKS
     if observation.get("model_problems"):
         return verdicts + unavailable(model_checks, missing_reason(observation["model_problems"], ctx))
     shapes = observation["shapes"]
@@ -513,13 +517,13 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
         wrong = [M("array_shape", what=name, got=shape_of(got), expected=(int(name[-1]), 4))
                  for name, got in shapes["value"].items() if shape_of(got) != (int(name[-1]), 4)]
         problem = M("list", items=wrong) if wrong else None
-    verdicts.append(Verdict("model_shapes", 0.0 if problem else 1.0, problem or M("hello_cell_shapes_ok")))
+    verdicts.append(Verdict(MODEL_SHAPES, 0.0 if problem else 1.0, problem or M("hello_cell_shapes_ok")))
     return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_cell", "HelloCell", "cell")
 
 
 def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
               ctx: JudgeContext) -> list[Verdict]:
-    checks = ("model_shapes", "own_training", "model_trains")
+    checks = MODEL_CHECKS
     if observation.get("model_problems"):
         return unavailable(checks, missing_reason(observation["model_problems"], ctx))
     shapes = observation["shapes"]
@@ -532,17 +536,17 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
                 wrong.append(M("hello_rnn_shape", input=(T, B, 4), layers=name.split("_")[2][1:],
                                got=shape_of(got), expected=(T * B, 4)))
         problem = M("list", items=wrong) if wrong else None
-    verdicts = [Verdict("model_shapes", 0.0 if problem else 1.0, problem or M("hello_rnn_shapes_ok"))]
+    verdicts = [Verdict(MODEL_SHAPES, 0.0 if problem else 1.0, problem or M("hello_rnn_shapes_ok"))]
     return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_rnn", "HelloRNN", "rnn")
 
 
 MODULE = __name__
 PARTS = [
     Part("2.1", "hello -> ohlol with nn.RNNCell", "用 nn.RNNCell 实现 hello -> ohlol",
-         ("encode", "one_hot", "model_shapes", "own_training", "model_trains"),
+         (ENCODE, ONE_HOT, *MODEL_CHECKS),
          judge_cell, plan_cell, "probe_cell", MODULE, validate=validate_cell),
     Part("2.2", "hello -> ohlol with nn.RNN", "用 nn.RNN 实现 hello -> ohlol",
-         ("model_shapes", "own_training", "model_trains"), judge_rnn, plan_rnn, "probe_rnn", MODULE,
+         MODEL_CHECKS, judge_rnn, plan_rnn, "probe_rnn", MODULE,
          validate=validate_rnn),
 ]
 

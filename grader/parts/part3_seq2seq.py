@@ -20,6 +20,9 @@ from grader.parts.base import (
     shape_of, trained_layers, unavailable,
 )
 
+# Check ids: the Part records and the judges both name them from here.
+MAKE_DATA, MODEL_SHAPE, TRAINING, TRANSLATIONS = "make_data", "model_shape", "training", "translations"
+
 PAIRS = [("man", "women"), ("black", "white"), ("king", "queen"), ("girl", "boy"), ("up", "down"), ("high", "low")]
 LETTERS = "SE?abcdefghijklmnopqrstuvwxyz"
 HIDDEN_WORDS = ["cat", "dog", "sun", "moon", "tree", "leaf", "rain", "snow", "fast", "slow", "hot", "cold"]
@@ -321,7 +324,7 @@ def _constant_problems(constants: dict[str, Any]) -> list[Msg]:
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
     verdicts: list[Verdict] = []
     if observation.get("data_problems"):
-        verdicts.append(Verdict("make_data", 0.0, missing_reason(observation["data_problems"], ctx)))
+        verdicts.append(Verdict(MAKE_DATA, 0.0, missing_reason(observation["data_problems"], ctx)))
     else:
         wrong = []
         for case, seen in zip(request["data_cases"], observation["make_data"]):
@@ -339,10 +342,10 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
                 if problem:
                     wrong.append(problem)
         wrong = _constant_problems(observation["constants"]) + wrong
-        verdicts.append(Verdict("make_data", 0.0 if wrong else 1.0,
+        verdicts.append(Verdict(MAKE_DATA, 0.0 if wrong else 1.0,
                                 M("list", items=wrong[:3]) if wrong else M("make_data_ok"),
                                 hidden=len(request["data_cases"]) > 1))
-    checks = ("model_shape", "training", "translations")
+    checks = (MODEL_SHAPE, TRAINING, TRANSLATIONS)
     if observation.get("model_problems"):
         return verdicts + unavailable(checks, missing_reason(observation["model_problems"], ctx))
     shapes = observation["shapes"]
@@ -351,10 +354,10 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
         wrong = [M("seq2seq_shape", batch=name[1:], got=shape_of(got), expected=(6, int(name[1:]), 29))
                  for name, got in shapes["value"].items() if shape_of(got) != (6, int(name[1:]), 29)]
         problem = M("list", items=wrong) if wrong else None
-    verdicts.append(Verdict("model_shape", 0.0 if problem else 1.0, problem or M("seq2seq_shape_ok")))
+    verdicts.append(Verdict(MODEL_SHAPE, 0.0 if problem else 1.0, problem or M("seq2seq_shape_ok")))
     training = observation["training"]
     if error_of(training):
-        return verdicts + unavailable(("training", "translations"), M("training_failed", error=error_of(training)))
+        return verdicts + unavailable((TRAINING, TRANSLATIONS), M("training_failed", error=error_of(training)))
     result = training["value"]
     pairs = [tuple(p) for p in request["pairs"]]
     threshold = request["loss_threshold"]
@@ -370,10 +373,10 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     curve = [list(point) for point in result["curve"][:-1]] + [[result["curve"][-1][0], final]]
     plot = {"series": {"grader": curve,
                        "train_seq2seq": [[i + 1, loss] for i, loss in enumerate(result["student_losses"])]},
-            "threshold": threshold, "log_y": True, "x": "epoch", "y": "loss"}
+            "threshold": threshold, "log_y": True, "x": "epoch", "y": "loss", "title": "plot.seq2seq"}
     hidden = len(pairs) > len(PAIRS)
     if final < threshold:
-        training_verdict = Verdict("training", 1.0, M("seq2seq_trained", threshold=threshold, epochs=result["epochs"],
+        training_verdict = Verdict(TRAINING, 1.0, M("seq2seq_trained", threshold=threshold, epochs=result["epochs"],
                                                       seconds=result["seconds"], device=request["device"]),
                                    expected=threshold, got=round(final, 5), plot=plot, hidden=hidden)
     else:
@@ -385,7 +388,7 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
             hidden_start, hidden_loss = constant_baseline(pairs[len(PAIRS):]), rebuilt.loss(pairs[len(PAIRS):])
             progress = min(progress, max(0.0, min(1.0, (hidden_start - hidden_loss) / max(hidden_start - threshold,
                                                                                             1e-9))))
-        training_verdict = Verdict("training", 0.5 * progress,
+        training_verdict = Verdict(TRAINING, 0.5 * progress,
                                    M("seq2seq_short", loss=final, epochs=result["epochs"], threshold=threshold),
                                    expected=threshold, got=round(final, 5), plot=plot, hidden=hidden)
     correct, wrong, table = 0, [], []
@@ -408,7 +411,8 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     if hidden and correct and hidden_right == 0:
         # the public pairs can be memorised or pre-trained; a model trained by train_seq2seq knows the others too
         fraction, message = 0.0, M("seq2seq_public_only", correct=correct - hidden_right)
-    translations = Verdict("translations", fraction, message, expected=None, got=table, hidden=hidden)
+    translations = Verdict(TRANSLATIONS, fraction, message, expected=None, got=table, hidden=hidden,
+                           shows="table")
     if rebuilt is None:
         training_verdict, translations = (
             Verdict(v.check, v.fraction, M("verified_in_process", message=v.message), v.expected, v.got, v.hidden,
@@ -418,6 +422,6 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
 
 MODULE = __name__
 PARTS = [Part("3", "Encoder-decoder seq2seq", "编码器-解码器 seq2seq",
-              ("make_data", "model_shape", "training", "translations"), judge, plan, "probe", MODULE,
+              (MAKE_DATA, MODEL_SHAPE, TRAINING, TRANSLATIONS), judge, plan, "probe", MODULE,
               validate=validate)]
 

@@ -84,8 +84,9 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
             wrong.append(f"{key}: {given!r}" if given else f"{key}: –")
     message = M("shapes_right", correct=correct, total=len(RNN_SHAPE_KEYS),
                 wrong=(" (" + "; ".join(wrong[:4]) + ")") if wrong else "")
-    return [Verdict("shapes", correct / len(RNN_SHAPE_KEYS), message, got=table)] + verdicts
+    return [Verdict("shapes", correct / len(RNN_SHAPE_KEYS), message, got=table, shows="table")] + verdicts
 
 
 PARTS = [Part("4", "Summary of nn.RNNCell and nn.RNN", "总结 nn.RNNCell 与 nn.RNN", ("shapes", "summary"),
-              judge, plan, "probe", __name__, written=True, validate=validate)]
+              judge, plan, "probe", __name__, written=True, validate=validate,
+              answer_names=r"(summar\w*\b.*nn\.rnn|简单总结\s*nn\.rnn|nn\.rnncell\s*(、|,|and|与|和)\s*nn\.rnn)")]

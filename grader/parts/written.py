@@ -48,17 +48,17 @@ def rubric_verdict(check: str, part_id: str, ctx: JudgeContext) -> Verdict:
     text = ctx.answers.get(part_id, "").strip()
     missed_all = [_label(point) for point in rubric.points]
     if not text:
-        return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": missed_all, "answer": ""})
+        return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": missed_all, "answer": ""}, shows="rubric")
     where = ctx.answer_sources.get(part_id, {})
     if len(text) < rubric.min_chars:
         return Verdict(check, 0.0, M("answer_short", length=len(text), minimum=rubric.min_chars),
-                       got={"found": [], "missed": missed_all, "answer": text, "from": where})
+                       got={"found": [], "missed": missed_all, "answer": text, "from": where}, shows="rubric")
     suggestion = suggest(rubric, text)
     found = [{**_label(hit.point), "quote": hit.quote[:300]} for hit in suggestion.found]
     return Verdict(check, suggestion.fraction,
                    M("rubric", found=len(suggestion.found), total=len(rubric.points)),
                    got={"found": found, "missed": [_label(point) for point in suggestion.missed],
-                        "answer": text, "from": where})
+                        "answer": text, "from": where}, shows="rubric")
 
 
 def judge_part5(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
@@ -70,6 +70,7 @@ def judge_part6(request: dict[str, Any], observation: Optional[dict[str, Any]], 
 
 
 PARTS = [
-    Part("5", "Sequence and sequence to sequence", "谈谈“序列”与“序列到序列”", ("answer",), judge_part5, written=True),
-    Part("6", "Reflection", "心得体会", ("answer",), judge_part6, written=True),
+    Part("5", "Sequence and sequence to sequence", "谈谈“序列”与“序列到序列”", ("answer",), judge_part5, written=True,
+         answer_names=r"(sequence[\s-]+to[\s-]+sequence|序列到序列|“序列”|对.*序列.*理解)"),
+    Part("6", "Reflection", "心得体会", ("answer",), judge_part6, written=True, answer_names=r"(reflection|心得|体会)"),
 ]

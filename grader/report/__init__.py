@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from grader.report import plots
 from grader.i18n import Translator
 from grader.messages import render
-from grader.results import safe_file_name
+from grader.results import flag_text, safe_file_name, upgrade_from_1
 
 _SITE_FRAMES = re.compile(r"site-packages|/lib/python3\.\d+/|/grader/sandbox/")
 MAX_FAILURES = 12
@@ -36,7 +36,13 @@ def _klass(score: float, maximum: float) -> str:
 
 
 def _title(part: dict[str, Any], lang: str) -> str:
-    return part.get("title_zh") if lang == "zh" and part.get("title_zh") else part["title"]
+    titles = part.get("titles") or {}
+    return titles.get(lang) or titles.get("en") or part["id"]
+
+
+# How each flag looks as a badge: kind (colour) and a symbol, so colour is never the only signal.
+_BADGE_LOOK = {"timeout": ("bad", "⏱ "), "crashed": ("bad", "✗ "), "memory_limit": ("bad", "✗ "),
+               "process_limit": ("bad", "✗ "), "cells_failed": ("warn", "! "), "integrity_notes": ("warn", "⚑ ")}
 
 
 def badges(result: dict[str, Any], t: Translator) -> list[dict[str, str]]:
@@ -45,20 +51,8 @@ def badges(result: dict[str, Any], t: Translator) -> list[dict[str, str]]:
     if result["status"] == "error":
         found.append({"kind": "bad", "text": "✗ " + t("badge.error")})
     for flag in result.get("flags", []):
-        if flag == "timeout":
-            found.append({"kind": "bad", "text": "⏱ " + t("badge.timeout")})
-        elif flag == "crashed":
-            found.append({"kind": "bad", "text": "✗ " + t("badge.crashed")})
-        elif flag == "output truncated":
-            found.append({"kind": "info", "text": t("badge.truncated")})
-        elif re.match(r"\d+ cell\(s\) failed", flag):
-            found.append({"kind": "warn", "text": "! " + t("badge.cells_failed", count=flag.split()[0])})
-        elif re.match(r"\d+ integrity note\(s\)", flag):
-            found.append({"kind": "warn", "text": "⚑ " + t("badge.integrity", count=flag.split()[0])})
-        elif flag in ("memory limit reached", "process limit reached"):
-            found.append({"kind": "bad", "text": "✗ " + t(f"badge.{flag.split()[0]}_limit")})
-        else:
-            found.append({"kind": "info", "text": t("badge.note", text=flag)})
+        kind, symbol = _BADGE_LOOK.get(flag.get("code"), ("info", ""))
+        found.append({"kind": kind, "text": symbol + flag_text(flag, t.lang)})
     if any(p["needs_review"] for p in result["parts"]):
         found.append({"kind": "warn", "text": "✎ " + t("badge.needs_review")})
     return found
@@ -74,7 +68,7 @@ def _plot(check: dict[str, Any], part_id: str, t: Translator) -> str | None:
     plot = check.get("plot")
     if not plot or not any(plot.get("series", {}).values()):
         return None
-    title = t("plot.seq2seq") if part_id == "3" else t("plot.hello")
+    title = t(plot["title"]) if plot.get("title") in t.strings else ""  # the part names its plot
     return plots.loss_curve(plot["series"], title=title, x_label=t("plot.epoch"), y_label=t("plot.loss"),
                             threshold=plot.get("threshold"), threshold_label=t("plot.threshold"),
                             log_y=bool(plot.get("log_y")))
@@ -89,8 +83,8 @@ def _check_view(check: dict[str, Any], part_id: str, t: Translator) -> dict[str,
     fraction = check["score"] / check["max_score"] if check["max_score"] else 1.0
     state = "pass" if check["passed"] else "partial" if fraction > 0 else "fail"
     got = check.get("got")
-    rubric = got if isinstance(got, dict) and "found" in got else None
-    table = got if isinstance(got, list) and got and isinstance(got[0], dict) else None
+    rubric = got if check.get("shows") == "rubric" and isinstance(got, dict) else None
+    table = got if check.get("shows") == "table" and isinstance(got, list) and got and isinstance(got[0], dict) else None
     return {**check, "message": _message(check, t.lang),
             "klass": {"pass": "full", "partial": "partial", "fail": "zero"}[state],
             "mark": {"pass": "✓", "partial": "◐", "fail": "✗"}[state], "word": t(f"check.{state}"),
@@ -107,7 +101,8 @@ def _student_page(result: dict[str, Any], t: Translator, environment: Environmen
                  "where_text": t("integrity.running") if finding["source"] == "sandbox" else finding["where"]}
                 for finding in result.get("integrity", [])]
     return environment.get_template("student.html.j2").render(
-        t=t, result=result, parts=parts, cells=cells, badges=badges(result, t), findings=findings)
+        t=t, result=result, parts=parts, cells=cells, badges=badges(result, t), findings=findings,
+        error_text=render(result["error_i18n"], t.lang) if result.get("error_i18n") else result.get("error"))
 
 
 def _common_failures(results: list[dict[str, Any]], lang: str) -> list[dict[str, Any]]:
@@ -118,8 +113,7 @@ def _common_failures(results: list[dict[str, Any]], lang: str) -> list[dict[str,
     for result in results:
         for part in result["parts"]:
             for check in part["checks"]:
-                got = check.get("got")
-                if check["passed"] or (isinstance(got, dict) and "found" in got):
+                if check["passed"] or check.get("shows") == "rubric":
                     continue  # rubric suggestions are the reviewer's business, not failures
                 shape = re.sub(r"-?\d+(\.\d+)?", "#", check["message"])
                 group = groups.setdefault((part["id"], shape), {
@@ -164,7 +158,9 @@ def _integrity_rows(results: list[dict[str, Any]], t: Translator) -> list[dict[s
 
 
 def render_reports(results: list[dict[str, Any]], out: Path, *, lang: str, meta: dict[str, Any]) -> Path:
-    """Write index.html and students/*.html under ``out``; returns the index's path."""
+    """Write index.html and students/*.html under ``out``; returns the index's path. Results of schema 1
+    (flags and titles in English) are read too."""
+    results = [upgrade_from_1(r) if r.get("schema") == 1 else r for r in results]
     t = Translator(lang)
     environment = _environment()
     students_dir = out / "students"

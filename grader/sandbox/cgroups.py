@@ -26,8 +26,7 @@ from typing import Callable, Iterable
 
 CONTROLLERS = ("memory", "pids", "cpu", "freezer")
 # the protections a group gives, by controller, as the reports name them (the freezer is only for killing)
-PROTECTION_OF = {"memory": "memory limit per submission (cgroup)", "pids": "process limit per submission (cgroup)",
-                 "cpu": "fair CPU share per submission (cgroup)"}
+PROTECTION_OF = {"memory": "group_memory", "pids": "group_pids", "cpu": "group_cpu"}  # codes, see isolation.py
 GROUP_PROTECTIONS = tuple(PROTECTION_OF.values())
 _serial = itertools.count()
 
@@ -162,11 +161,11 @@ class SubmissionGroups:
             oom = dict(line.split() for line in (memory / "memory.oom_control").read_text().splitlines()
                        if line.strip()) if memory is not None else {}
             if int(oom.get("oom_kill", "0")) > 0:  # the kernel killed one of its processes for memory
-                reached.append("memory limit reached")
+                reached.append("memory_limit")  # flag codes (grader.results.FLAG_CODES)
         except (OSError, ValueError):
             pass
         if self.fork_failures() > 0:
-            reached.append("process limit reached")
+            reached.append("process_limit")
         return reached
 
     def kill_all(self, deadline_s: float = 10.0) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass, field
+from typing import Callable
 
 CLONE_NEWNS, CLONE_NEWNET = 0x00020000, 0x40000000
 MS_RDONLY, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x1, 0x20, 0x1000, 0x4000, 0x40000
@@ -32,8 +33,8 @@ SANDBOX_UID_BASE = 1_000_000
 # Every mount goes read-only, /dev included: a read-only mount still lets a process write to a device node
 # (/dev/null) but not unlink one, and `rm -rf /` must not reach the host's /dev through a shared devtmpfs.
 
-PROTECTIONS = ("network isolation", "read-only filesystem", "secrets hidden", "private /proc", "separate user",
-               "capabilities dropped")
+# Codes, as results and reports name them (labels in grader/catalog/*.toml under [protection]).
+PROTECTIONS = ("network", "readonly_fs", "secrets_hidden", "private_proc", "separate_user", "no_capabilities")
 
 
 @dataclass
@@ -166,7 +167,10 @@ def _give_to(uid: int, folders: list[str]) -> None:
 
 def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str],
             uid: int | None = None) -> IsolationReport:
-    """Apply what this machine allows; never raises. With `uid`, prepare for running as that user."""
+    """Apply what this machine allows; never raises. With `uid`, prepare for running as that user.
+
+    Each protection is one step; a step that raises OSError leaves its protection missing (with the
+    reason among the problems), and a protection counts as applied only when the step covered every target."""
     report = IsolationReport()
     skip = set(os.environ.get("RNN_GRADER_ISOLATION_SKIP", "").split(","))  # debugging aid: net,open,proc,ro,caps
     if os.geteuid() != 0 or not os.path.exists("/proc/self/mountinfo"):
@@ -184,87 +188,97 @@ def isolate(*, writable: list[str], hidden: list[str], keep_visible: list[str],
         _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing we do here leaks to the host
     except OSError as error:
         report.problems.append(str(error))
-    try:
-        if "net" in skip:
-            raise OSError("skipped")
-        _private_network(libc)
-        report.applied.append("network isolation")
-    except OSError as error:
-        report.missing.append("network isolation")
-        report.problems.append(str(error))
-    if uid is not None and "open" not in skip:
-        try:
-            import sys
+    done: set[str] = set()
 
-            needed = [*keep_visible, *filter(os.path.isdir, sys.path), os.path.dirname(os.path.realpath(sys.executable)),
-                      *(os.path.dirname(w.rstrip("/")) for w in writable)]
-            # the working copy is handed to the sandbox user below; covering it would hide it
-            _open_up(libc, [path for path in needed if not any(_inside(os.path.realpath(path), w) for w in writable)])
-        except OSError as error:
-            report.problems.append(f"could not expose the interpreter: {error}")
-    try:
-        for folder in writable:  # a mount of its own, so the read-only pass below can skip it
+    def unless_skipped(name: str) -> None:
+        if name in skip:
+            raise OSError("skipped")
+
+    def network() -> None:
+        unless_skipped("net")
+        _private_network(libc)
+
+    def open_up() -> None:  # no protection of its own: lets the sandbox user reach the interpreter
+        if uid is None or "open" in skip:
+            return
+        import sys
+
+        needed = [*keep_visible, *filter(os.path.isdir, sys.path), os.path.dirname(os.path.realpath(sys.executable)),
+                  *(os.path.dirname(w.rstrip("/")) for w in writable)]
+        # the working copy is handed to the sandbox user below; covering it would hide it
+        _open_up(libc, [path for path in needed if not any(_inside(os.path.realpath(path), w) for w in writable)])
+
+    def bind_writable() -> None:  # a mount of its own each, so the read-only pass can skip them
+        for folder in writable:
             _mount(libc, folder, folder, None, MS_BIND | MS_REC)
-        try:  # a procfs of our own: the sandbox user sees its own processes only (per-mount option, Linux 5.8+)
-            if "proc" in skip:
-                raise OSError("skipped")
-            _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
-            # The CUDA driver writes under /proc/self (thread names; read-only /proc fails cudaGetDeviceCount with
-            # error 304, seen on the H100 machine), so this fresh /proc stays writable for the sandbox's own
-            # processes; the system-wide parts become mount points of their own, remounted read-only below.
-            for part in ("sys", "sysrq-trigger", "irq", "bus", "fs"):
-                if os.path.exists(f"/proc/{part}"):
-                    _mount(libc, f"/proc/{part}", f"/proc/{part}", None, MS_BIND | MS_REC)
-            report.applied.append("private /proc")
-        except OSError as error:
-            report.problems.append(str(error))
+        done.add("writable")
+
+    def private_proc() -> None:  # the sandbox user sees its own processes only (per-mount option, Linux 5.8+)
+        unless_skipped("proc")
+        if "writable" not in done:
+            raise OSError("the writable folders could not be bound")
+        _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+        # The CUDA driver writes under /proc/self (thread names; read-only /proc fails cudaGetDeviceCount with
+        # error 304, seen on the H100 machine), so this fresh /proc stays writable for the sandbox's own
+        # processes; the system-wide parts become mount points of their own, remounted read-only below.
+        for part in ("sys", "sysrq-trigger", "irq", "bus", "fs"):
+            if os.path.exists(f"/proc/{part}"):
+                _mount(libc, f"/proc/{part}", f"/proc/{part}", None, MS_BIND | MS_REC)
+        done.add("private_proc")
+
+    def read_only() -> None:
+        unless_skipped("ro")
+        if "writable" not in done:
+            raise OSError("the writable folders could not be bound")
+        failed = []
         for point in _mount_points():
-            if any(_inside(point, w) for w in writable) or "ro" in skip or \
-                    (point == "/proc" and "private /proc" in report.applied and uid is not None):  # see above
+            if any(_inside(point, w) for w in writable) or \
+                    (point == "/proc" and "private_proc" in done and uid is not None):  # see private_proc
                 continue
             try:
                 _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY)
             except OSError as error:
-                report.problems.append(str(error))
-        if "ro" in skip:
-            raise OSError("skipped")
-        report.applied.append("read-only filesystem")
-    except OSError as error:
-        report.missing.append("read-only filesystem")
-        report.problems.append(str(error))
-    covered = []
-    for folder in hidden:
-        if not os.path.isdir(folder) or any(_inside(k, folder) for k in keep_visible + writable):
-            continue  # hiding it would hide the grader itself or the student's own copy
-        try:
+                failed.append(f"{point}: {error}")
+        if failed:
+            raise OSError(f"{len(failed)} mount(s) stayed writable: " + "; ".join(failed[:5]))
+
+    def hide_secrets() -> None:
+        targets = [folder for folder in hidden if os.path.isdir(folder)
+                   and not any(_inside(k, folder) for k in keep_visible + writable)]  # never the grader itself
+        if not targets:
+            raise OSError("no folder to hide")
+        for folder in targets:
             _mount(libc, "tmpfs", folder, "tmpfs", MS_RDONLY, "size=4k,mode=000")
-            covered.append(folder)
-        except OSError as error:
-            report.problems.append(str(error))
-    if covered:
-        report.applied.append("secrets hidden")
-    else:
-        report.missing.append("secrets hidden")
-    if "private /proc" not in report.applied:
-        report.missing.append("private /proc")
-    if uid is not None:
+
+    def separate_user() -> None:
+        if uid is None:
+            raise OSError("no user id to run as")
         try:
             _give_to(uid, writable)
-            report.applied.append("separate user")
         except OSError as error:
-            report.problems.append(f"could not hand the working copy to uid {uid}: {error}")
-    if "separate user" not in report.applied:
-        report.missing.append("separate user")
-    try:
-        if "caps" in skip:
-            raise OSError("skipped")
+            raise OSError(f"could not hand the working copy to uid {uid}: {error}") from None
+
+    def no_capabilities() -> None:
+        unless_skipped("caps")
         libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         last_cap = int(open("/proc/sys/kernel/cap_last_cap", encoding="utf-8").read())
         for capability in range(last_cap + 1):
             if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
                 raise OSError(ctypes.get_errno(), "PR_CAPBSET_DROP failed")
-        report.applied.append("capabilities dropped")
-    except OSError as error:
-        report.missing.append("capabilities dropped")
-        report.problems.append(str(error))
+
+    steps: list[tuple[str | None, Callable[[], None]]] = [
+        ("network", network), (None, open_up), (None, bind_writable), ("private_proc", private_proc),
+        ("readonly_fs", read_only), ("secrets_hidden", hide_secrets), ("separate_user", separate_user),
+        ("no_capabilities", no_capabilities),
+    ]
+    for protection, step in steps:
+        try:
+            step()
+        except OSError as error:
+            report.problems.append(f"{protection or step.__name__}: {error}")
+            if protection:
+                report.missing.append(protection)
+        else:
+            if protection:
+                report.applied.append(protection)
     return report

@@ -116,7 +116,7 @@ def main() -> int:
         wanted = sandbox_uid(os.getpid()) if args.separate_user else None
         report = isolate(writable=args.writable, hidden=args.hide, keep_visible=args.keep, uid=wanted)
         report.problems += group_problems
-        uid = wanted if "separate user" in report.applied else None
+        uid = wanted if "separate_user" in report.applied else None
         if args.report_fd is not None:
             os.write(args.report_fd, (json.dumps({"type": "sandbox", **asdict(report)}) + "\n").encode())
         if not command:

@@ -66,10 +66,9 @@ class ExecutionRecord:
     cells: list[dict[str, Any]] = field(default_factory=list)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)
-    fatal: str | None = None
-    fatal_message: Msg | None = None  # the same, translatable, where the sandbox knows the reason
+    fatal_message: Msg | None = None  # why the run ended early, if it did (rendered per language by the reports)
     sandbox: dict[str, Any] = field(default_factory=dict)  # {"applied": [...], "missing": [...]} from the keeper
-    limits_reached: list[str] = field(default_factory=list)  # "memory limit reached", "process limit reached"
+    limits_reached: list[str] = field(default_factory=list)  # flag codes: "memory_limit", "process_limit"
     integrity_events: list[Any] = field(default_factory=list)  # the kernel's watcher notes (untrusted, advisory)
     interference: list[str] = field(default_factory=list)  # lines the parent refused (see protocol.py)
     finished: bool = False  # the worker said "done"
@@ -77,10 +76,13 @@ class ExecutionRecord:
     elapsed_s: float = 0.0
 
 
-def isolation_arguments(base: Path | None, hidden: tuple[Path, ...]) -> list[str]:
-    """The keeper's isolation flags: the temp folder stays writable, the grader's own code stays visible."""
+def isolation_arguments(base: Path | None, hidden: tuple[Path, ...], import_paths: tuple[Path, ...] = ()) -> list[str]:
+    """The keeper's isolation flags: the temp folder stays writable, the grader's own code (and the
+    assignment's parts package) stays visible."""
     arguments = ["--isolate", "--separate-user", "--keep", str(IMPORT_ROOT), "--keep", sys.prefix,
                  "--keep", sys.base_prefix]
+    for path in import_paths:
+        arguments += ["--keep", str(path)]
     if base is not None:
         arguments += ["--writable", str(base)]
     for path in hidden:
@@ -107,32 +109,29 @@ def probe_isolation() -> dict[str, list[str]]:
     except ValueError:
         report = {"applied": [], "missing": list(PROTECTIONS)}
     groups = SubmissionGroups.create(memory_mb=256, max_tasks=16)
-    applied, missing = list(report["applied"]), [m for m in report["missing"] if m != "secrets hidden"]
+    applied, missing = list(report["applied"]), [m for m in report["missing"] if m != "secrets_hidden"]
     applied += groups.applied
     missing += [name for name in GROUP_PROTECTIONS if name not in groups.applied]
     groups.remove()
     return {"applied": applied, "missing": missing}
 
 
-def sandbox_features(results: list[Any]) -> list[str]:
-    """What the sandbox enforced in this run, and what it did not, for the reports' header."""
+# Protections every run has, whatever the machine allows (codes; labels under [protection] in the catalogues).
+ALWAYS = ("own_process", "private_copy", "scrubbed_env", "rlimits", "timeouts", "output_caps")
+
+
+def sandbox_features(results: list[Any]) -> dict[str, list[str]]:
+    """What the sandbox enforced in this run (for every submission) and what it did not, as codes."""
     from grader.sandbox.keeper import subreaper_supported
 
-    features = ["separate process per submission", "private working copy", "scrubbed environment, one thread",
-                "limits: memory (data), CPU time, file size", "wall-clock and per-cell timeouts", "output caps",
-                "leftover processes reaped (subreaper)" if subreaper_supported() else
-                "leftover processes: process group only"]
     reports = [r.sandbox for r in results if getattr(r, "sandbox", None)]
     wanted = [*PROTECTIONS, *GROUP_PROTECTIONS]
     applied = [p for p in wanted if reports and all(p in report.get("applied", []) for report in reports)]
-    missing = [p for p in wanted if p not in applied]
-    features += applied
-    if missing:
-        features.append("not enforced: " + ", ".join(missing))
-    return features
+    return {"applied": [*ALWAYS, "subreaper" if subreaper_supported() else "process_group", *applied],
+            "missing": [p for p in wanted if p not in applied]}
 
 
-def scrubbed_environment(home: Path, runtime_dir: Path) -> dict[str, str]:
+def scrubbed_environment(home: Path, runtime_dir: Path, import_paths: tuple[Path, ...] = ()) -> dict[str, str]:
     """Only what Python and torch need: no tokens, no user configuration, one thread."""
     env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
     env.update({
@@ -143,7 +142,8 @@ def scrubbed_environment(home: Path, runtime_dir: Path) -> dict[str, str]:
         "MPLCONFIGDIR": str(home / "mpl"), "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
         # the grader first, then wherever the grader's own dependencies were installed
-        "PYTHONPATH": os.pathsep.join([str(IMPORT_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "PYTHONPATH": os.pathsep.join([str(IMPORT_ROOT), *map(str, import_paths),
+                                       *filter(None, [os.environ.get("PYTHONPATH")])]),
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
         "TORCH_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "TMPDIR": str(home.parent / "tmp"),
     })
@@ -177,18 +177,20 @@ def _copy_submission(root: Path, work: Path) -> None:
 
 def execute(*, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
             probes: list[ProbeJob], limits: ExecutionLimits, seed: int,
-            hidden: tuple[Path, ...] = (), isolate: bool = True) -> ExecutionRecord:
+            hidden: tuple[Path, ...] = (), isolate: bool = True,
+            import_paths: tuple[Path, ...] = ()) -> ExecutionRecord:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
     try:
-        return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started, hidden, isolate)
+        return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started, hidden, isolate,
+                           import_paths)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
 def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
                 probes: list[ProbeJob], limits: ExecutionLimits, seed: int, started: float,
-                hidden: tuple[Path, ...], isolate: bool) -> ExecutionRecord:
+                hidden: tuple[Path, ...], isolate: bool, import_paths: tuple[Path, ...] = ()) -> ExecutionRecord:
     work, channel_dir, home, runtime_dir = base / "work", base / "channel", base / "home", base / "runtime"
     _copy_submission(root, work)
     for folder in (channel_dir, home, runtime_dir, base / "tmp"):
@@ -214,11 +216,12 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
                "--cpu-s", str(limits.cpu_s), "--max-processes", str(limits.max_processes),
                "--pass-fd", str(write_fd), "--report-fd", str(write_fd),
                *[argument for procs in groups.procs_files() for argument in ("--cgroup-procs", procs)],
-               *(isolation_arguments(base, hidden) if isolate else []), "--",
+               *(isolation_arguments(base, hidden, import_paths) if isolate else []), "--",
                sys.executable, "-m", "grader.sandbox.worker", str(job_path), str(write_fd)]
     try:
         process = subprocess.Popen(command, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, cwd=work, env=scrubbed_environment(home, runtime_dir),
+                                   stderr=subprocess.STDOUT, cwd=work,
+                                   env=scrubbed_environment(home, runtime_dir, import_paths),
                                    start_new_session=True)
     except BaseException:
         groups.remove()
@@ -237,8 +240,7 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
         if not finished:
             record.status = "timeout"
             record.fatal_message = M("submission_timeout", seconds=limits.submission_timeout_s)
-            record.fatal = render(record.fatal_message)
-        elif record.fatal and record.status == "completed":
+        elif record.fatal_message and record.status == "completed":
             record.status = "crashed"
     finally:
         os.close(read_fd)
@@ -246,7 +248,7 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
             record.limits_reached = groups.limits_reached()
             groups.kill_all()
         _stop(process)  # without groups: ask the keeper to clean up, then kill its session
-        if isolate and "separate user" in record.sandbox.get("applied", []):
+        if isolate and "separate_user" in record.sandbox.get("applied", []):
             kill_user(sandbox_uid(process.pid))
         if isolate:
             record.sandbox.setdefault("applied", []).extend(groups.applied)
@@ -273,16 +275,15 @@ def _collect(read_fd: int, deadline: float, record: ExecutionRecord,
             return False
         reason = stop_reason()
         if reason is not None:
-            record.fatal_message, record.fatal, record.status = reason, render(reason), "crashed"
+            record.fatal_message, record.status = reason, "crashed"
             return True
         ready, _, _ = select.select([read_fd], [], [], min(remaining, 1.0))
         if not ready:
             continue
         chunk = os.read(read_fd, 1 << 20)
         if not chunk:
-            if record.fatal is None and not record.finished:
+            if record.fatal_message is None and not record.finished:
                 record.fatal_message = M("process_ended")
-                record.fatal = render(record.fatal_message)
                 record.status = "crashed"
             return True
         buffer += chunk
@@ -304,7 +305,7 @@ def _collect(read_fd: int, deadline: float, record: ExecutionRecord,
 
 
 def _refuse(record: ExecutionRecord, reason: Msg) -> None:
-    record.fatal_message, record.fatal, record.status = reason, render(reason), "crashed"
+    record.fatal_message, record.status = reason, "crashed"
     record.interference.append(render(reason))
 
 
@@ -322,7 +323,6 @@ def _handle(message: Any, record: ExecutionRecord) -> bool:
         record.phases[f"part {message.part}"] = message.seconds
     elif isinstance(message, protocol.FatalMessage):
         record.fatal_message = protocol.fatal_message(message)
-        record.fatal = render(record.fatal_message)
     elif isinstance(message, protocol.SandboxMessage):
         record.sandbox = {"applied": list(message.applied), "missing": list(message.missing)}
     elif isinstance(message, protocol.IntegrityMessage):

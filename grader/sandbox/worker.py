@@ -25,6 +25,9 @@ KEPT_OUTPUT_CHARS = 4000  # per cell, for the report; the full cap only bounds m
 MAX_RESULT_BYTES = 24 << 20  # one part's observation; the largest honest one (part 3's weights) is < 2 MB
 
 
+TIMEOUT_ENAME = "RnnGraderCellTimeout"
+
+
 class CappedClient(NotebookClient):
     """nbclient with a per-cell output budget: a 1 GB print costs the student, not our memory."""
 
@@ -34,11 +37,16 @@ class CappedClient(NotebookClient):
         super().__init__(*args, **kwargs)
         self.output_bytes: dict[int, int] = {}
         self.dropped_bytes: dict[int, int] = {}
-        self.timed_out = False  # set by nbclient's own timeout path; reset before each cell
+        self.timed_out = False  # reset before each cell
+        # nbclient's public timeout path: the kernel is interrupted and the cell's reply is this error, which
+        # the executed-cell hook recognises (the kernel's own reply would read KeyboardInterrupt)
+        self.error_on_timeout = {"ename": TIMEOUT_ENAME, "evalue": "the cell ran past its time limit",
+                                 "traceback": []}
+        self.on_cell_executed = self._note_timeout
 
-    async def _async_handle_timeout(self, timeout: int, cell: Any = None) -> Any:
-        self.timed_out = True  # the kernel is then interrupted: the cell's error reads KeyboardInterrupt
-        return await super()._async_handle_timeout(timeout, cell)
+    def _note_timeout(self, cell: Any, cell_index: int, execute_reply: Any) -> None:
+        content = (execute_reply or {}).get("content") or {}
+        self.timed_out = content.get("ename") == TIMEOUT_ENAME
 
     def run_cell(self, cell: Any, index: int, timeout_s: float, store_history: bool = True) -> None:
         self.timeout, self.timed_out = timeout_s, False

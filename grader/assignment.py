@@ -1,0 +1,111 @@
+"""An assignment is one folder: ``assignment.toml`` names its parts package, reference solution and handout;
+``grading.toml`` and ``rubric.toml`` beside it give points, limits and written-answer key points.
+
+    title = "RNN basics"              # shown in reports and LMS exports
+    title_zh = "循环神经网络基础"
+    parts = "grader.parts"            # a package whose ALL_PARTS lists the parts, in report order
+    import_path = ""                  # folder to import `parts` from (relative to this file; "" = installed)
+    reference = "../../reference/rnn_basics.py"
+    handout = "homework.ipynb"        # its markdown is never mistaken for a student's answer
+
+The parts package runs on both sides of the sandbox (judges in the grader, probes in the student's kernel),
+so ``import_path`` must not lie inside the assignment folder, which holds the hidden seed and is hidden
+from student code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from grader.parts.base import Part
+
+MANIFEST = "assignment.toml"
+
+
+class AssignmentError(Exception):
+    """The assignment folder is unusable; the message says where."""
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    title_zh: str = ""
+    parts: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
+    import_path: str = ""
+    reference: str
+    handout: str = ""
+
+
+@dataclass(frozen=True)
+class Assignment:
+    folder: Path
+    title: str
+    title_zh: str
+    parts: tuple[Part, ...]
+    reference_path: Path
+    handout_path: Optional[Path]
+    import_paths: tuple[Path, ...]  # where the parts package is imported from, kept visible in the sandbox
+    source_files: tuple[Path, ...] = ()  # the parts package's Python files (hashed into the cache key)
+
+    @property
+    def part_ids(self) -> tuple[str, ...]:
+        return tuple(part.id for part in self.parts)
+
+    @property
+    def written_ids(self) -> tuple[str, ...]:
+        return tuple(part.id for part in self.parts if part.written)
+
+    def part(self, part_id: str) -> Part:
+        for part in self.parts:
+            if part.id == part_id:
+                return part
+        raise KeyError(part_id)
+
+    def title_in(self, lang: str) -> str:
+        return self.title_zh if lang == "zh" and self.title_zh else self.title
+
+
+def load_assignment(folder: Path) -> Assignment:
+    path = folder / MANIFEST
+    try:
+        manifest = Manifest.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+    except OSError as error:
+        raise AssignmentError(f"cannot read {path}: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise AssignmentError(f"{path} is not valid TOML: {error}") from None
+    except ValidationError as error:
+        raise AssignmentError(f"{path} is invalid:\n{error}") from None
+    import_paths: tuple[Path, ...] = ()
+    if manifest.import_path:
+        root = (folder / manifest.import_path).resolve()
+        if root == folder.resolve() or folder.resolve() in root.parents:
+            raise AssignmentError(f"{path}: import_path must lie outside the assignment folder (it is hidden "
+                                  f"from student code, and the parts' probes run beside it)")
+        import_paths = (root,)
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+    try:
+        package = importlib.import_module(manifest.parts)
+        parts = tuple(package.ALL_PARTS)
+    except (ImportError, AttributeError) as error:
+        raise AssignmentError(f"{path}: parts package {manifest.parts!r} cannot be used: {error}") from None
+    if not parts or not all(isinstance(part, Part) for part in parts):
+        raise AssignmentError(f"{path}: {manifest.parts}.ALL_PARTS must list Part records")
+    ids = [part.id for part in parts]
+    if len(ids) != len(set(ids)):
+        raise AssignmentError(f"{path}: part ids repeat: {ids}")
+    reference = (folder / manifest.reference).resolve()
+    if not reference.is_file():
+        raise AssignmentError(f"{path}: reference {reference} is not a file")
+    handout = (folder / manifest.handout).resolve() if manifest.handout else None
+    package_dir = Path(package.__file__ or "").parent
+    sources = tuple(sorted(package_dir.rglob("*.py"))) if package.__file__ else ()
+    return Assignment(folder.resolve(), manifest.title, manifest.title_zh, parts, reference, handout, import_paths,
+                      sources)
