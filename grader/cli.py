@@ -42,7 +42,7 @@ def _parts(value: str | None) -> list[str] | None:
     return [p.strip() for p in value.split(",") if p.strip()]  # checked against the assignment's parts by grade
 
 
-SUBMISSION_KINDS = "a class folder, a student folder, or a .ipynb / .py file"
+SUBMISSION_KINDS = "a class folder, a student folder, a .ipynb / .py file, or an LMS download .zip"
 
 
 def _path_problem(paths: tuple[Path, ...], commands: list[str]) -> str | None:
@@ -57,7 +57,7 @@ def _path_problem(paths: tuple[Path, ...], commands: list[str]) -> str | None:
                 hint = f"; did you mean `grade {near[0]}`?" if near else f" (commands: {', '.join(commands)})"
                 return f"'{word}' is neither a command nor an existing path{hint}"
             return f"{path} does not exist (expected {SUBMISSION_KINDS})"
-        if path.is_file() and path.suffix not in (".ipynb", ".py"):
+        if path.is_file() and path.suffix not in (".ipynb", ".py", ".zip"):  # .zip: an LMS download
             return f"{path} is not a submission (expected {SUBMISSION_KINDS})"
     return None
 
@@ -115,6 +115,31 @@ def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: st
         if low:
             click.echo(f"grade: {len(low)} submission(s) under {fail_under:g}%", err=True)
             sys.exit(1)
+
+
+@cli.command("similarity")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("reports"), show_default=True,
+              help="Folder for similarity.json, similarity.html and the side-by-side pages.")
+@click.option("--known", multiple=True, type=click.Path(path_type=Path, exists=True),
+              help="Code the students may legitimately share (tutorials, course code): left out. Repeatable.")
+@click.option("--common", type=click.IntRange(min=1), default=None,
+              help="Code shared by more than this many submissions is left out (default: a quarter of the "
+                   "class, between 2 and 10).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--assignment", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              default=DEFAULT_ASSIGNMENT, show_default=False, help="Assignment folder (its handout is left out).")
+def similarity_command(paths: tuple[Path, ...], out: Path, known: tuple[Path, ...], common: int | None, lang: str,
+                       assignment: Path) -> None:
+    """Which students' code resembles whose, beyond the handout and known sources: for a person to read."""
+    from grader.similarity import main
+
+    with _usage_errors("grade similarity"):
+        comparison = main(paths=list(paths), out=out, known=known, common=common, lang=lang, assignment=assignment)
+    for pair in comparison.pairs[:5]:
+        click.echo(f"{pair.score:6.0%}  {pair.a} <-> {pair.b}")
+    click.echo(f"{len(comparison.pairs)} pair(s) of {len(comparison.codes)} submission(s); "
+               f"report: {out / 'similarity.html'}")
 
 
 @cli.command("check")

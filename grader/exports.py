@@ -26,4 +26,7 @@ def write_canvas_csv(path: Path, results: list[SubmissionResult], title: str) ->
         writer.writerow(["Points Possible", "", "", "", "", f"{maximum:g}"])
         for result in sorted(results, key=lambda r: r.student):
             grade = "" if pending_review(result) else f"{result.score:g}"
-            writer.writerow(["", "", "", result.student, "", grade])
+            if result.lms and result.lms.get("lms") == "canvas":  # from Canvas's own download: its user id
+                writer.writerow([result.lms.get("name", ""), result.lms["id"], "", "", "", grade])
+            else:
+                writer.writerow(["", "", "", result.student, "", grade])

@@ -89,6 +89,7 @@ class SubmissionResult:
     from_cache: bool = False  # reused from an earlier run of the same submission, grader and config
     sandbox: dict[str, list[str]] = field(default_factory=dict)  # protection codes applied / missing
     integrity: list[dict[str, str]] = field(default_factory=list)  # grader.integrity.Finding, as JSON
+    lms: dict[str, Any] | None = None  # where an LMS download named the student: {id, name, lms, late, files}
     schema: int = SCHEMA_VERSION
 
     def to_json(self) -> dict[str, Any]:

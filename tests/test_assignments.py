@@ -48,7 +48,7 @@ def test_a_second_homework_is_graded_from_its_folder_and_parts_package(tmp_path)
 
 
 @pytest.mark.slow
-def test_an_edited_reference_or_assignment_is_graded_again(tmp_path):
+def test_an_edited_reference_is_graded_again(tmp_path):
     reference = tmp_path / "reference" / "rnn_basics.py"
     reference.parent.mkdir()
     shutil.copy(REPO / "reference" / "rnn_basics.py", reference)
@@ -62,10 +62,18 @@ def test_an_edited_reference_or_assignment_is_graded_again(tmp_path):
     assert not run() and run()  # graded, then served from the cache
     reference.write_text(reference.read_text(encoding="utf-8") + "\n# fixed a typo in a comment\n", encoding="utf-8")
     assert not run()  # the instructor fixed the reference: verdicts are computed again
+
+
+def test_the_cache_key_covers_every_file_of_the_assignment_and_the_parts_package(tmp_path):
+    assignment = copy_assignment(tmp_path)
+    before = load_config(assignment).fingerprint()
+    assert load_config(assignment).fingerprint() == before  # stable
     handout = assignment / "homework.ipynb"
-    handout.write_text(handout.read_text(encoding="utf-8").replace("RNN basics", "RNN basics (term 2)", 1),
-                       encoding="utf-8")
-    assert not run()
+    handout.write_text(handout.read_text(encoding="utf-8") + " ", encoding="utf-8")
+    after_handout = load_config(assignment).fingerprint()
+    (assignment / "notes.md").write_text("term 2\n", encoding="utf-8")
+    assert len({before, after_handout, load_config(assignment).fingerprint()}) == 3
+    assert any(path.name == "part3_seq2seq.py" for path in load_config(assignment).assignment.source_files)
 
 
 def test_an_assignment_folder_that_cannot_work_is_a_configuration_error(tmp_path):

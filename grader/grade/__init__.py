@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -21,11 +21,13 @@ from grader.ci.gradescope import write_results_json
 from grader.config import DEFAULT_ASSIGNMENT, GradingConfig, load_config
 from grader.exports import write_canvas_csv
 from grader.grade.summary import summary_table
+from grader import similarity
 from grader.gradebook import record_run
+from grader.intake import is_archive, take_in
 from grader.i18n import catalog
 from grader.pipeline import GradeOptions, failed_result, grade_submission
 from grader.report import render_reports
-from grader.results import SubmissionResult, has_flag, pending_review, write_results
+from grader.results import SubmissionResult, has_flag, pending_review, safe_file_name, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
 from grader.sandbox.launch import probe_isolation, sandbox_features
 from grader.submissions import Submission, discover
@@ -33,6 +35,9 @@ from grader.submissions import Submission, discover
 
 class SandboxUnavailable(Exception):
     """--sandbox strict, on a machine that cannot isolate student code."""
+
+
+SIMILARITY_SHOWN = 0.5  # pairs at least this similar are listed on the class page
 
 
 class UnknownParts(ValueError):
@@ -113,17 +118,22 @@ class Run:
     seconds: float = 0.0
     index: Path | None = None
     problems: list[str] = field(default_factory=list)
+    submissions: list[Submission] = field(default_factory=list)
+    similar: dict[str, Any] = field(default_factory=dict)  # the class report's similarity section
 
 
 def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
          only: list[str] | None, assignment: Path, lang: str, use_cache: bool, console: Console, quiet: bool,
          gradescope: Path | None, sandbox: str) -> BatchResult:
     run = _prepare(paths, out, jobs, device, timeout, only, assignment, lang, gradescope, sandbox)
-    submissions = discover(paths)
+    paths, lms = _take_in_archives(paths, out)
+    submissions = run.submissions = discover(paths)
     if gradescope is not None and len(submissions) != 1:
         raise ValueError(f"--gradescope grades exactly one submission; {len(submissions)} found")
     started = time.perf_counter()
     run.results = _grade_all(submissions, run, ResultCache(out / "cache") if use_cache else None, console, quiet)
+    for result in run.results:
+        result.lms = lms.get(result.student)
     _apply_reviews(run)
     run.seconds = time.perf_counter() - started
     for what, writer in WRITERS:
@@ -135,6 +145,19 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
         _tell(run, console)
     return BatchResult(run.results, out, run.seconds, run.index, run.problems,
                        run.config.assignment.title if run.config.assignment else "")
+
+
+def _take_in_archives(paths: list[Path], out: Path) -> tuple[list[Path], dict[str, dict[str, Any]]]:
+    """LMS downloads (.zip) unpacked into OUT/intake/<archive>/, one folder per student (grader.intake)."""
+    folders, students = [], {}
+    for path in paths:
+        if not is_archive(path):
+            folders.append(path)
+            continue
+        intake = take_in(path, out / "intake" / safe_file_name(path.stem))
+        folders.append(intake.folder)
+        students.update({folder: asdict(student) for folder, student in intake.students.items()})
+    return folders, students
 
 
 def _prepare(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
@@ -200,8 +223,23 @@ def _write_html(run: Run) -> None:
     now = datetime.now().astimezone()
     meta = {"date": now.strftime("%Y-%m-%d %H:%M %Z"), "version": __version__, "device": run.options.device,
             "seconds": f"{run.seconds:.0f}", "jobs": run.jobs, "sandbox": sandbox_features(run.results),
-            "assignment": run.config.assignment.title_in(run.lang) if run.config.assignment else ""}
+            "assignment": run.config.assignment.title_in(run.lang) if run.config.assignment else "",
+            "similar": run.similar}
     run.index = render_reports([r.to_json() for r in run.results], run.out, lang=run.lang, meta=meta)
+
+
+def _write_similarity(run: Run) -> None:
+    """Similar code across the class (grader/similarity), for a person: the handout and code most of the class
+    shares are left out; `grade similarity --known DIR` leaves out tutorials too."""
+    if len(run.submissions) < 2:
+        return
+    handout = run.config.assignment.handout_path if run.config.assignment else None
+    codes = [code for code in map(similarity.code_of, run.submissions) if code is not None]
+    comparison = similarity.compare_class(codes, similarity.known_code([handout] if handout else []))
+    similarity.write_similarity(run.out, comparison, run.lang)
+    top = [asdict(pair) for pair in comparison.pairs if pair.score >= SIMILARITY_SHOWN][:5]
+    run.similar = {"students": len(codes), "common": comparison.common, "known": comparison.known_files,
+                   "pairs": top} if top else {}
 
 
 def _write_gradebook(run: Run) -> None:
@@ -220,6 +258,7 @@ WRITERS: list[tuple[str, Callable[[Run], Any]]] = [
     ("lms-canvas.csv", lambda run: write_canvas_csv(run.out / "lms-canvas.csv", run.results,
                                                    run.config.assignment.title if run.config.assignment else "")),
     ("gradebook.sqlite", _write_gradebook),
+    ("similarity", _write_similarity),  # before the HTML: the class page shows its top pairs
     ("HTML reports", _write_html),
     ("Gradescope results", _write_gradescope),
 ]
