@@ -5,11 +5,16 @@
 # "hello" -> "ohlol", an encoder-decoder that maps six words to their opposites, and three written answers.
 # Implement every function and class below with exactly the given name and signature: the grader calls
 # them. Helpers of your own are welcome. Cells that only print or plot are for you; the grader ignores
-# what your notebook prints and calls your functions with its own inputs.
+# what your notebook prints and calls your functions with its own inputs. Put your try-it code under
+# `if __name__ == "__main__":` as the demo cells below do: the grader runs your notebook the way a module
+# is imported, so those blocks (and long training runs in them) do not run when grading; all other
+# top-level code does, so keep definitions outside them.
 #
 # **中文。** 共六部分:手写与用 PyTorch 实现简单循环网络(SRN)、字符模型 "hello" -> "ohlol"、把六个单词映射到
 # 反义词的编码器-解码器,以及三道文字题。请按给定的名字和签名实现下面的每个函数和类,评分程序会直接调用它们;
 # 可以自行添加辅助函数。只打印或画图的单元格仅供你自己检查,评分程序不读取输出,而是用自己的输入调用你的函数。
+# 试运行的代码请写在 `if __name__ == "__main__":` 之下(如下面的演示单元格):评分时 notebook 像模块一样被导入,
+# 这些代码块(以及其中耗时的训练)不会运行;其余顶层代码照常运行,所以函数和类的定义不要放在其中。
 #
 # Self-check before you submit / 提交前自检: `grade check homework.ipynb` (written parts are graded by a person / 文字题由老师评分).
 

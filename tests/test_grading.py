@@ -151,3 +151,21 @@ def test_a_crash_in_the_students_training_leads_the_message_with_cell_line_and_c
     assert own.message.startswith("train_hello_rnn raised an error in 5 of 5 runs"), own.message
     assert f"cell {cell['index'] + 1}, line " in own.message and "loss = criterion(logits, targets)" in own.message
     assert "summed" not in own.message and "/tmp/" not in own.message
+
+
+@pytest.mark.slow
+def test_try_it_blocks_do_not_run_when_grading_but_other_top_level_code_does(tmp_path):
+    """The notebook runs as a module is imported: a 5000-epoch demo (here: one that would hang or exit) under
+    `if __name__ == "__main__":` costs nothing; a helper defined at top level is still there."""
+    student = notebook_with(tmp_path / "class", "demos", extra_cells=[
+        'if __name__ == "__main__":\n    import time\n    time.sleep(3600)  # a long training run left in\n',
+        'if __name__ == "__main__":\n    raise SystemExit("the demo ran")\n',
+        'SCALE = 1.0\nprint("module name:", __name__)\n',
+    ])
+    result = grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True,
+                   use_cache=False).results[0]
+    assert result.score == result.max_score and not has_flag(result, "timeout"), result.flags
+    printing = next(cell for cell in result.cells if "module name:" in cell["source"])
+    assert "module name: __student__" in printing["output"]
+    assert all(cell["status"] == "ok" for cell in result.cells)
+    assert result.elapsed_s < 60

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from conftest import REPO
 from grader.grade import main as grade
 
 pytestmark = pytest.mark.slow
@@ -133,3 +134,38 @@ def test_strict_mode_refuses_to_grade_without_isolation(tmp_path, monkeypatch):
     with pytest.raises(grade_command.SandboxUnavailable, match="network isolation"):
         grade(paths=[student], out=tmp_path / "out", jobs=1, only=["1.1"], quiet=True, sandbox="strict")
     assert not (tmp_path / "out" / "results").exists()  # nothing was graded
+
+
+ISOLATE_WITH_ONE_FAILING_COVER = r"""
+import json, os, sys
+import grader.sandbox.isolation as isolation
+
+real = isolation._mount
+def mount(libc, source, target, fstype, flags, data=None):
+    if target == sys.argv[2] and fstype == "tmpfs":
+        raise OSError(1, f"mount {target}: refused for this test")
+    return real(libc, source, target, fstype, flags, data)
+isolation._mount = mount
+os.environ["RNN_GRADER_ISOLATION_SKIP"] = "net,open,proc,ro,caps"  # only the secrets step matters here
+report = isolation.isolate(writable=[], hidden=[sys.argv[1], sys.argv[2]], keep_visible=[])
+print(json.dumps({"applied": report.applied, "missing": report.missing, "problems": report.problems}))
+"""
+
+
+def test_a_protection_counts_as_applied_only_when_it_covered_every_target(tmp_path):
+    """Two secret folders, one of which cannot be covered: 'secrets hidden' is missing, with the reason."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("mount namespaces need root")
+    first, second = tmp_path / "reference", tmp_path / "assignment"
+    first.mkdir()
+    second.mkdir()
+    completed = subprocess.run([sys.executable, "-c", ISOLATE_WITH_ONE_FAILING_COVER, str(first), str(second)],
+                               capture_output=True, text=True, timeout=60, cwd=REPO)
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert "secrets_hidden" in report["missing"] and "secrets_hidden" not in report["applied"], report
+    assert any("refused for this test" in problem for problem in report["problems"])

@@ -27,9 +27,17 @@ _uses_torch = True
 _private_root = ""  # the submission's private folder: its files are named by their base name in tracebacks
 
 
+STUDENT_MODULE_NAME = "__student__"
+
+
 def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, private_root: str = "",
-            uses_torch: bool = True, probes: list[list[str]] | None = None, entry_name: str = "") -> None:
+            uses_torch: bool = True, probes: list[list[str]] | None = None, entry_name: str = "",
+            as_module: bool = False) -> None:
     """Run before any student code: one thread, fixed seeds, bounded output, the integrity watcher.
+
+    `as_module`: the notebook runs as a module would be imported, with `__name__` other than "__main__", so
+    the try-it cells under `if __name__ == "__main__":` (and the long training runs students leave there)
+    are not run when grading; all other top-level code runs as before.
 
     `uses_torch` is False when the student's code never mentions torch: importing it here would cost two
     seconds for nothing (a probe that needs it imports it, and torch's default seed is fixed anyway)."""
@@ -41,6 +49,12 @@ def prepare(seed: int, output_limit: int = 0, events_path: str | None = None, pr
     except OSError:
         pass
     seed_everything(seed)
+    if as_module:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        shell.user_ns["__name__"] = STUDENT_MODULE_NAME
+        sys.modules.setdefault(STUDENT_MODULE_NAME, shell.user_module)  # classes defined there stay picklable
     if output_limit > 0:
         cap_output(output_limit)
     guard_kernel_channel()

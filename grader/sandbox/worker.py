@@ -135,7 +135,7 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
             f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
             f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}, {output_limit}, "
             f"{job.get('events_path')!r}, {str(Path(job['channel_dir']).parent)!r}, {_mentions_torch(job, notebook)}, "
-            f"{probes!r}, {job['entry_name']!r}); del _s, _r")
+            f"{probes!r}, {job['entry_name']!r}, {job['kind'] == 'notebook'}); del _s, _r")
         setup_started = time.perf_counter()
         # not in the kernel's history (`In`, `_ih`): the student's code never sees the entry point's name
         client.execute_cell(setup, -1, store_history=False)
