@@ -222,3 +222,19 @@ def test_student_code_is_escaped_on_every_page_and_the_command_works(tmp_path):
     for page in pages:
         text = page.read_text(encoding="utf-8")
         assert "<script>alert" not in text and "<i>eve" not in text and "全班代码相似度" in text
+
+
+def test_the_same_class_ranks_the_same_in_every_process(tmp_path):
+    """Python's own str hash changes per process; the fingerprints must not."""
+    import os
+    import subprocess
+    import sys
+
+    klass = _class(tmp_path)
+    outputs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"out{seed}"
+        subprocess.run([sys.executable, "-m", "grader.cli", "similarity", str(klass), "--out", str(out)],
+                       check=True, capture_output=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": seed})
+        outputs.append(json.loads((out / "similarity.json").read_text(encoding="utf-8"))["pairs"])
+    assert outputs[0] == outputs[1]

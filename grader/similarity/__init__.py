@@ -11,8 +11,8 @@ the two shares (a short submission copied into a long one still ranks high). Not
 
 from __future__ import annotations
 
+import hashlib
 import html
-import io
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 import numpy as np
-from copydetect import CodeFingerprint, compare_files
+from copydetect import compare_files
+from copydetect.utils import filter_code, get_token_coverage, winnow
 
 from grader.results import safe_file_name
 from grader.submissions import Submission
@@ -99,9 +100,38 @@ def known_code(paths: Iterable[Path]) -> list[str]:
     return texts
 
 
-def _fingerprint(code: str, boilerplate: Optional[np.ndarray] = None) -> CodeFingerprint:
-    return CodeFingerprint("code.py", NOISE_TOKENS, GUARANTEE_TOKENS - NOISE_TOKENS + 1,
-                           boilerplate=boilerplate, fp=io.StringIO(code))
+@dataclass
+class Fingerprint:
+    """What copydetect's compare_files reads of a document (its CodeFingerprint, with a stable hash)."""
+
+    k: int
+    hashes: set[int]
+    hash_idx: dict[int, list[int]]
+    filtered_code: str
+    offsets: np.ndarray
+    token_coverage: int
+
+
+def _kgram_hashes(text: str, k: int) -> np.ndarray:
+    # copydetect hashes k-grams with Python's hash(), which changes with every process (PYTHONHASHSEED):
+    # the same class would rank differently run to run. A keyed digest is the same everywhere.
+    return np.array([int.from_bytes(hashlib.blake2b(text[i:i + k].encode(), digest_size=8).digest(), "little",
+                                    signed=True) for i in range(len(text) - k + 1)], dtype=np.int64)
+
+
+def _fingerprint(code: str, boilerplate: Optional[np.ndarray] = None) -> Fingerprint:
+    """Tokenise and normalise (copydetect's filter_code), hash k-grams, winnow, drop boilerplate."""
+    filtered, offsets = filter_code(code, "code.py")
+    hashes, idx = winnow(_kgram_hashes(filtered, NOISE_TOKENS), window_size=GUARANTEE_TOKENS - NOISE_TOKENS + 1,
+                         remove_duplicates=False)
+    if boilerplate is not None and len(boilerplate):
+        keep = ~np.isin(hashes, boilerplate)
+        hashes, idx = hashes[keep], idx[keep]
+    where: dict[int, list[int]] = {}
+    for value, index in zip(hashes.tolist(), idx.tolist()):
+        where.setdefault(value, []).append(index)
+    return Fingerprint(NOISE_TOKENS, set(where), where, filtered, offsets,
+                       get_token_coverage(where, NOISE_TOKENS, len(filtered)))
 
 
 def default_common(students: int) -> int:
@@ -114,7 +144,7 @@ def default_common(students: int) -> int:
 class Comparison:
     codes: list[StudentCode]
     pairs: list[Pair]  # most similar first
-    prints: dict[str, CodeFingerprint]
+    prints: dict[str, Fingerprint]
     common: int
     known_files: int
 
