@@ -142,6 +142,24 @@ def similarity_command(paths: tuple[Path, ...], out: Path, known: tuple[Path, ..
                f"report: {out / 'similarity.html'}")
 
 
+@cli.command("feedback")
+@click.option("--results", "results_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              default=Path("reports"), show_default=True, help="The --out folder of a `grade` run.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Where the feedback pages go (default: RESULTS/feedback).")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+def feedback_command(results_dir: Path, out: Path | None, lang: str) -> None:
+    """Pages to hand back to students: hidden cases and integrity notes left out, reviews included."""
+    from grader.feedback import main
+
+    with _usage_errors("grade feedback"):
+        run = main(results=results_dir, out=out or results_dir / "feedback", lang=lang)
+    for problem in run.skipped:
+        click.echo(f"grade feedback: skipped {problem}", err=True)
+    uploads = "".join(f"; {lms}: {path}" for lms, path in run.uploads.items())
+    click.echo(f"{len(run.pages)} feedback page(s) in {out or results_dir / 'feedback'}{uploads}")
+
+
 @cli.command("check")
 @click.argument("path", type=click.Path(path_type=Path, exists=True))
 @click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Budget in seconds (default 120).")

@@ -91,7 +91,8 @@ def _check_view(check: dict[str, Any], part_id: str, t: Translator) -> dict[str,
             "rubric": rubric, "table": table, "svg": _plot(check, part_id, t)}
 
 
-def _student_page(result: dict[str, Any], t: Translator, environment: Environment) -> str:
+def _student_page(result: dict[str, Any], t: Translator, environment: Environment, feedback: bool = False) -> str:
+    """The student's page; `feedback`: the version handed back (grader/feedback prepares the result)."""
     parts = [{**part, "title": _title(part, t.lang), "klass": _klass(part["score"], part["max_score"]),
               "checks": [_check_view(c, part["id"], t) for c in part["checks"]]} for part in result["parts"]]
     cells = [{**cell, "status_text": t(f"cell.{cell.get('status', 'ok')}"),
@@ -101,7 +102,7 @@ def _student_page(result: dict[str, Any], t: Translator, environment: Environmen
                  "where_text": t("integrity.running") if finding["source"] == "sandbox" else finding["where"]}
                 for finding in result.get("integrity", [])]
     return environment.get_template("student.html.j2").render(
-        t=t, result=result, parts=parts, cells=cells, badges=badges(result, t), findings=findings,
+        t=t, result=result, parts=parts, cells=cells, badges=badges(result, t), findings=findings, feedback=feedback,
         error_text=render(result["error_i18n"], t.lang) if result.get("error_i18n") else result.get("error"))
 
 
