@@ -20,13 +20,14 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from grader.parts.base import Part
 
 MANIFEST = "assignment.toml"
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class AssignmentError(Exception):
@@ -72,16 +73,26 @@ class Assignment:
         return self.title_zh if lang == "zh" and self.title_zh else self.title
 
 
-def load_assignment(folder: Path) -> Assignment:
-    path = folder / MANIFEST
+def read_toml(path: Path) -> dict[str, Any]:
     try:
-        manifest = Manifest.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise AssignmentError(f"cannot read {path}: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise AssignmentError(f"{path} is not valid TOML: {error}") from None
+
+
+def validated(model: type[ModelT], table: dict[str, Any], path: Path, context: Any = None) -> ModelT:
+    """`table` (read from `path`) as `model`, or AssignmentError saying where it is wrong."""
+    try:
+        return model.model_validate(table, context=context)
     except ValidationError as error:
         raise AssignmentError(f"{path} is invalid:\n{error}") from None
+
+
+def load_assignment(folder: Path) -> Assignment:
+    path = folder / MANIFEST
+    manifest = validated(Manifest, read_toml(path), path)
     import_paths: tuple[Path, ...] = ()
     if manifest.import_path:
         root = (folder / manifest.import_path).resolve()

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from grader.assignment import Assignment, AssignmentError, load_assignment
+from grader.assignment import Assignment, AssignmentError, load_assignment, read_toml, validated
 from grader.keypoints import RubricPart
 from grader.parts.base import Part
 
@@ -115,19 +114,14 @@ def load_config(assignment_dir: Path = DEFAULT_ASSIGNMENT) -> GradingConfig:
         assignment = load_assignment(assignment_dir)
     except AssignmentError as error:
         raise ConfigError(str(error)) from None
-    grading_file = assignment_dir / "grading.toml"
+    grading_file, rubric_file = assignment_dir / "grading.toml", assignment_dir / "rubric.toml"
     try:
-        table = tomllib.loads(grading_file.read_text(encoding="utf-8"))
-        rubric_file = assignment_dir / "rubric.toml"
+        table = read_toml(grading_file)
         if rubric_file.exists():
-            table["rubric"] = tomllib.loads(rubric_file.read_text(encoding="utf-8"))
-        config = GradingConfig.model_validate(table, context={"parts": assignment.parts})
-    except OSError as error:
-        raise ConfigError(f"cannot read {grading_file}: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{grading_file} is not valid TOML: {error}") from None
-    except ValidationError as error:
-        raise ConfigError(f"{grading_file} is invalid:\n{error}") from None
+            table["rubric"] = read_toml(rubric_file)
+        config = validated(GradingConfig, table, grading_file, context={"parts": assignment.parts})
+    except AssignmentError as error:
+        raise ConfigError(str(error)) from None
     config.assignment = assignment
     override = os.environ.get("RNN_GRADER_HIDDEN_SEED")
     if override:

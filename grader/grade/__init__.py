@@ -14,14 +14,13 @@ from typing import Any, Callable
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from grader import __version__
+from grader import __version__, similarity
 from grader.cache import ResultCache, cache_key
 from grader.ci.github import stopped_commands, write_github_outputs
 from grader.ci.gradescope import write_results_json
 from grader.config import DEFAULT_ASSIGNMENT, GradingConfig, load_config
 from grader.exports import write_canvas_csv
 from grader.grade.summary import summary_table
-from grader import similarity
 from grader.gradebook import record_run
 from grader.intake import is_archive, take_in
 from grader.i18n import catalog
