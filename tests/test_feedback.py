@@ -77,3 +77,16 @@ def test_confirmed_scores_and_comments_go_back_and_lms_students_get_upload_files
     with zipfile.ZipFile(run.uploads["canvas"]) as upload:
         assert upload.namelist() == ["alicewang_1001_0_feedback.html"]
         assert upload.read("alicewang_1001_0_feedback.html").decode() == page
+
+
+def test_the_feedback_command(example_class, tmp_path):
+    from click.testing import CliRunner
+
+    from grader.cli import cli
+
+    _, out = example_class
+    result = CliRunner().invoke(cli, ["feedback", "--results", str(out), "--out", str(tmp_path / "fb")])
+    assert result.exit_code == 0 and "10 feedback page(s)" in result.output, result.output
+    (tmp_path / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["feedback", "--results", str(tmp_path / "empty")])
+    assert result.exit_code == 2 and "no results in" in result.output, result.output
