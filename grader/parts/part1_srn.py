@@ -235,27 +235,38 @@ def probe_cell(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, 
         inputs = torch.tensor(EXAMPLE_INPUTS).unsqueeze(1)
         return describe(call(run, inputs, torch.ones(1, 2), cell, linear, label="srn_cell"))
 
-    def weighted(case: dict[str, Any]) -> Any:
-        d = case["dims"]
-        cell = _load(torch.nn.RNNCell(d["I"], d["H"]), case["cell"])
-        linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
-        with torch.no_grad():
-            return describe(call(run, torch.tensor(case["inputs"]), torch.tensor(case["h0"]), cell, linear,
-                                 label="srn_cell"))
-
-    return {"init": init, "fixed": observe(fixed),
-            "cases": [observe(lambda case=case: weighted(case)) for case in request["cases"]]}
+    return {"init": init, "fixed": observe(fixed), "cases": _weighted_runs(run, "srn_cell", request["cases"])}
 
 
-def _reference_cell_run(ctx: JudgeContext, case: dict[str, Any]) -> list[np.ndarray]:
+def _case_modules(case: dict[str, Any]) -> tuple[Any, Any]:
+    """A random-weights case's RNNCell or RNN and its Linear, with the case's weights loaded."""
     import torch
 
     d = case["dims"]
-    cell = _load(torch.nn.RNNCell(d["I"], d["H"]), case["cell"])
-    linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
+    core = _load(torch.nn.RNN(d["I"], d["H"], d["L"]), case["rnn"]) if "rnn" in case else \
+        _load(torch.nn.RNNCell(d["I"], d["H"]), case["cell"])
+    return core, _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
+
+
+def _run_case(run: Any, case: dict[str, Any]) -> Any:
+    """`run(inputs, h0, core, linear)` on a case, without gradients (the student's function or the reference's)."""
+    import torch
+
+    core, linear = _case_modules(case)
     with torch.no_grad():
-        Y, h_T = ctx.reference.srn_cell(torch.tensor(case["inputs"]), torch.tensor(case["h0"]), cell, linear)
-    return [Y.numpy(), h_T.numpy()]
+        return run(torch.tensor(case["inputs"]), torch.tensor(case["h0"]), core, linear)
+
+
+def _weighted_runs(run: Any, label: str, cases: list[dict[str, Any]]) -> list[Any]:
+    """The student's function on every random-weights case, each described (in the kernel)."""
+    from grader.sandbox.runtime import call, describe, observe
+
+    return [observe(lambda case=case: describe(_run_case(lambda *a: call(run, *a, label=label), case)))
+            for case in cases]
+
+
+def _reference_runs(run: Any, cases: list[dict[str, Any]]) -> list[list[np.ndarray]]:
+    return [[tensor.numpy() for tensor in _run_case(run, case)] for case in cases]
 
 
 def _judge_fixed(fixed: dict[str, Any], expected: np.ndarray, item: int, what: str) -> Verdict:
@@ -289,7 +300,7 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
     with torch.no_grad():
         Y, _ = ctx.reference.srn_cell(torch.tensor(EXAMPLE_INPUTS).unsqueeze(1), torch.ones(1, 2), cell, linear)
     verdicts.append(_judge_fixed(observation["fixed"], Y.numpy(), 0, "Y"))
-    expected_runs = [_reference_cell_run(ctx, case) for case in request["cases"]]
+    expected_runs = _reference_runs(ctx.reference.srn_cell, request["cases"])
     verdicts += _judge_runs(request["cases"], observation["cases"], expected_runs, ["Y", "h_T"])
     return verdicts
 
@@ -336,16 +347,7 @@ def probe_rnn(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, A
         inputs = torch.tensor(EXAMPLE_INPUTS).unsqueeze(1)
         return describe(call(run, inputs, torch.zeros(1, 1, 2), rnn, linear, label="srn_rnn"))
 
-    def weighted(case: dict[str, Any]) -> Any:
-        d = case["dims"]
-        rnn = _load(torch.nn.RNN(d["I"], d["H"], d["L"]), case["rnn"])
-        linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
-        with torch.no_grad():
-            return describe(call(run, torch.tensor(case["inputs"]), torch.tensor(case["h0"]), rnn, linear,
-                                 label="srn_rnn"))
-
-    return {"init": init, "fixed": observe(fixed),
-            "cases": [observe(lambda case=case: weighted(case)) for case in request["cases"]]}
+    return {"init": init, "fixed": observe(fixed), "cases": _weighted_runs(run, "srn_rnn", request["cases"])}
 
 
 def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
@@ -364,14 +366,7 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
     with torch.no_grad():
         _, _, Y = ctx.reference.srn_rnn(torch.tensor(EXAMPLE_INPUTS).unsqueeze(1), torch.zeros(1, 1, 2), rnn, linear)
     verdicts.append(_judge_fixed(observation["fixed"], Y.numpy(), 2, "Y"))
-    expected_runs = []
-    for case in request["cases"]:
-        d = case["dims"]
-        rnn = _load(torch.nn.RNN(d["I"], d["H"], d["L"]), case["rnn"])
-        linear = _load(torch.nn.Linear(d["H"], d["O"]), case["linear"])
-        with torch.no_grad():
-            outputs = ctx.reference.srn_rnn(torch.tensor(case["inputs"]), torch.tensor(case["h0"]), rnn, linear)
-        expected_runs.append([tensor.numpy() for tensor in outputs])
+    expected_runs = _reference_runs(ctx.reference.srn_rnn, request["cases"])
     verdicts += _judge_runs(request["cases"], observation["cases"], expected_runs, ["out", "h_n", "Y"])
     return verdicts
 
