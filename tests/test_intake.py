@@ -106,3 +106,5 @@ def test_grading_a_canvas_download_writes_results_by_student_id_and_a_csv_that_r
     assert batch.results[1].lms["late"] and batch.results[0].lms["name"] == "doejane"
     rows = list(csv.reader((tmp_path / "out" / "lms-canvas.csv").open(encoding="utf-8")))
     assert rows[2][:2] == ["doejane", "1001"] and rows[3][:2] == ["smithbob", "1002"]
+    page = (tmp_path / "out" / "students" / "1002.html").read_text(encoding="utf-8")
+    assert "late (canvas)" in page and "smithbob in canvas" in page

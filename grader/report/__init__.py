@@ -55,6 +55,11 @@ def badges(result: dict[str, Any], t: Translator) -> list[dict[str, str]]:
         found.append({"kind": kind, "text": symbol + flag_text(flag, t.lang)})
     if any(p["needs_review"] for p in result["parts"]):
         found.append({"kind": "warn", "text": "✎ " + t("badge.needs_review")})
+    lms = result.get("lms") or {}
+    if lms.get("late"):  # the LMS download marked the submission late
+        found.append({"kind": "warn", "text": "⏰ " + t("badge.late", lms=lms.get("lms", ""))})
+    if lms.get("name"):
+        found.append({"kind": "info", "text": t("badge.lms_name", name=lms["name"], lms=lms.get("lms", ""))})
     return found
 
 
