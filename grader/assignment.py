@@ -15,10 +15,13 @@ from student code.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 import sys
 import tomllib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Optional, TypeVar
 
@@ -71,6 +74,29 @@ class Assignment:
 
     def title_in(self, lang: str) -> str:
         return self.title_zh if lang == "zh" and self.title_zh else self.title
+
+    @cached_property
+    def files_digest(self) -> str:
+        """sha256 of the reference, every file of the folder and the parts package's source, read once per
+        load (the cache key: an edited reference or handout never serves stale verdicts)."""
+        digest = hashlib.sha256()
+        for path in [self.reference_path, *sorted(p for p in self.folder.rglob("*") if p.is_file()),
+                     *self.source_files]:
+            digest.update(str(path).encode())
+            try:
+                digest.update(path.read_bytes())
+            except OSError:
+                digest.update(b"unreadable")
+        return digest.hexdigest()
+
+    @cached_property
+    def handout_markdown(self) -> frozenset[str]:
+        """The handout's markdown cells, read once: text of the handout's own is never a student's answer."""
+        try:
+            cells = json.loads(self.handout_path.read_text(encoding="utf-8"))["cells"] if self.handout_path else []
+            return frozenset("".join(c["source"]).strip() for c in cells if c.get("cell_type") == "markdown")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return frozenset()
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -96,16 +96,8 @@ class GradingConfig(BaseModel):
         every file of the assignment folder and the parts package's source (an edited reference or handout
         never serves stale verdicts)."""
         digest = hashlib.sha256(self.model_dump_json().encode())
-        files = []
         if self.assignment:
-            files = [self.assignment.reference_path, *sorted(p for p in self.assignment.folder.rglob("*") if p.is_file()),
-                     *self.assignment.source_files]
-        for path in files:
-            digest.update(str(path).encode())
-            try:
-                digest.update(path.read_bytes())
-            except OSError:
-                digest.update(b"unreadable")
+            digest.update(self.assignment.files_digest.encode())
         return digest.hexdigest()
 
 

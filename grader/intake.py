@@ -24,7 +24,7 @@ import stat
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Optional
+from typing import Callable, Optional
 
 import yaml
 
@@ -99,7 +99,7 @@ def take_in(archive: Path, into: Path) -> Intake:
                       "(see docs: grading a class from the LMS)")
 
 
-def _canvas_entry(name: str, _: Any) -> Optional[tuple[LmsStudent, str, int]]:
+def _canvas_entry(name: str) -> Optional[tuple[LmsStudent, str, int]]:
     match = _CANVAS.match(name) if "/" not in name else None
     if not match:
         return None
@@ -107,7 +107,7 @@ def _canvas_entry(name: str, _: Any) -> Optional[tuple[LmsStudent, str, int]]:
     return student, match["file"], int(match["attempt"])
 
 
-def _moodle_entry(name: str, _: Any) -> Optional[tuple[LmsStudent, str, int]]:
+def _moodle_entry(name: str) -> Optional[tuple[LmsStudent, str, int]]:
     match = _MOODLE.match(name)
     if not match or not (match["rest"] or match["flat"]):
         return None
@@ -115,7 +115,7 @@ def _moodle_entry(name: str, _: Any) -> Optional[tuple[LmsStudent, str, int]]:
 
 
 def _unpack(zipped: zipfile.ZipFile, entries: list[zipfile.ZipInfo], archive: Path, into: Path, lms: str,
-            classify: Any) -> Intake:
+            classify: Callable[[str], Optional[tuple[LmsStudent, str, int]]]) -> Intake:
     intake = Intake(into, lms, {})
     chosen: dict[str, tuple[int, list[tuple[zipfile.ZipInfo, str]]]] = {}
     for entry in entries:
@@ -125,7 +125,7 @@ def _unpack(zipped: zipfile.ZipFile, entries: list[zipfile.ZipInfo], archive: Pa
         if path is None:
             intake.skipped.append(f"{entry.filename}: outside the archive's folder")
             continue
-        found = classify(str(path), entry)
+        found = classify(str(path))
         if found is None:
             intake.skipped.append(f"{entry.filename}: not a {lms} submission file")
             continue

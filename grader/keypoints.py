@@ -118,12 +118,13 @@ def _blank(match: re.Match[str]) -> str:
     return " " * len(match.group(0))
 
 
-def _negated(sentence: str, start: int, end: int, spans: list[tuple[int, int]]) -> bool:
-    """Whether a cue governs the term at sentence[start:end] within its clause. The pattern's own terms
-    are not cues ("need not be as *long*": "need not" is what the pattern asks for)."""
-    if _CUES_BEFORE.search(_PSEUDO.sub(_blank, sentence[start:end])):
+def _negated(pseudo_free: str, start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    """Whether a cue governs the term at [start:end] within its clause, in the sentence with its
+    pseudo-negations blanked (`pseudo_free`). The pattern's own terms are not cues ("need not be as *long*":
+    "need not" is what the pattern asks for)."""
+    if _CUES_BEFORE.search(pseudo_free[start:end]):
         return False  # a term that carries its own negation ("不相等也没关系") is read as written
-    chars = list(_PSEUDO.sub(_blank, sentence))  # same length: offsets still hold
+    chars = list(pseudo_free)
     for other_start, other_end in spans:
         if (other_start, other_end) != (start, end):
             chars[other_start:other_end] = " " * (other_end - other_start)
@@ -149,7 +150,8 @@ def _holds(sentence: str, pattern: Pattern) -> bool:
     hits = [[(m.start(), m.end()) for term in group for m in term.pattern.finditer(sentence)]
             for group in pattern.groups]
     everywhere = [span for group in hits for span in group]
-    usable = [[span for span in group if not _negated(sentence, *span, everywhere)][:8] for group in hits]
+    pseudo_free = _PSEUDO.sub(_blank, sentence)  # same length: offsets still hold
+    usable = [[span for span in group if not _negated(pseudo_free, *span, everywhere)][:8] for group in hits]
     if not all(usable):
         return False
     return any(all(a[1] <= b[0] or b[1] <= a[0] for a, b in itertools.combinations(choice, 2))

@@ -74,14 +74,6 @@ def load_reference(path: Path) -> ModuleType:
         return _reference_cache[path]
 
 
-def _handout_texts(handout: Path | None) -> set[str]:
-    try:
-        cells = json.loads(handout.read_text(encoding="utf-8"))["cells"] if handout else []
-    except (OSError, ValueError, KeyError):
-        return set()
-    return {"".join(c["source"]).strip() for c in cells if c.get("cell_type") == "markdown"}
-
-
 # ---- step 1: read -----------------------------------------------------------------------------------
 
 PACKAGE_INSTALL = re.compile(r"^\s*(?:[%!]\s*(?:pip3?|conda|mamba)\b|%%(?:pip|conda)\b|!\s*python3?\s+-m\s+pip\b)")
@@ -153,9 +145,8 @@ def read_submission(submission: Submission, config: GradingConfig) -> LoadedSubm
         loaded.notebook = notebook
     cells = [dict(c) for c in loaded.notebook.cells] if loaded.notebook is not None else None
     written = {part.id: part.answer_names for part in config.all_parts if part.written}
-    handout = config.assignment.handout_path if config.assignment else None
-    loaded.answers = read_answers(cells, submission.answers_file, written, _handout_texts(handout),
-                                  loaded.answer_sources)
+    handout = set(config.assignment.handout_markdown) if config.assignment else set()
+    loaded.answers = read_answers(cells, submission.answers_file, written, handout, loaded.answer_sources)
     return loaded
 
 

@@ -98,10 +98,7 @@ class SubmissionResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SubmissionResult":
-        if data.get("schema") == 1:
-            data = upgrade_from_1(data)
-        if data.get("schema") != SCHEMA_VERSION:
-            raise ValueError(f"results schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
+        data = current_schema(data)
         parts = [PartResult(**{**part, "checks": [CheckResult(**check) for check in part["checks"]]})
                  for part in data["parts"]]
         return cls(**{**data, "parts": parts, "flags": [Flag(**flag) for flag in data.get("flags", [])]})
@@ -148,6 +145,15 @@ def upgrade_from_1(data: dict[str, Any]) -> dict[str, Any]:
                for key, names in (data.get("sandbox") or {}).items()}
     return {**data, "schema": 2, "parts": parts, "sandbox": sandbox,
             "flags": [_flag_from_sentence(f) if isinstance(f, str) else f for f in data.get("flags", [])]}
+
+
+def current_schema(data: dict[str, Any]) -> dict[str, Any]:
+    """A results dict in this grader's schema: schema 1 upgraded, anything else refused (ValueError)."""
+    if data.get("schema") == 1:
+        data = upgrade_from_1(data)
+    if data.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"results schema {data.get('schema')!r}, expected {SCHEMA_VERSION}")
+    return data
 
 
 def safe_file_name(student: str) -> str:

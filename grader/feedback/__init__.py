@@ -19,7 +19,7 @@ from typing import Any
 
 from grader.i18n import Translator
 from grader.report import _environment, _student_page
-from grader.results import SCHEMA_VERSION, safe_file_name, upgrade_from_1
+from grader.results import current_schema, safe_file_name
 
 
 @dataclass
@@ -71,11 +71,7 @@ def main(*, results: Path, out: Path, lang: str = "en") -> FeedbackRun:
     uploads: dict[str, list[tuple[str, str]]] = {}
     for path in sorted((results / "results").glob("*.json")) if (results / "results").is_dir() else []:
         try:
-            result = json.loads(path.read_text(encoding="utf-8"))
-            if result.get("schema") == 1:
-                result = upgrade_from_1(result)
-            if result.get("schema") != SCHEMA_VERSION:
-                raise ValueError(f"results schema {result.get('schema')!r}")
+            result = current_schema(json.loads(path.read_text(encoding="utf-8")))
             html = _student_page(for_student(result, t), t, environment, feedback=True)
         except (OSError, ValueError, KeyError, TypeError) as error:
             run.skipped.append(f"{path.name}: {type(error).__name__}: {error}"[:300])

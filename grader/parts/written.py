@@ -48,7 +48,8 @@ def rubric_verdict(check: str, part_id: str, ctx: JudgeContext) -> Verdict:
     text = ctx.answers.get(part_id, "").strip()
     missed_all = [_label(point) for point in rubric.points]
     if not text:
-        return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": missed_all, "answer": ""}, shows="rubric")
+        return Verdict(check, 0.0, M("no_answer"), got={"found": [], "missed": missed_all, "answer": ""},
+                       shows="rubric")
     where = ctx.answer_sources.get(part_id, {})
     if len(text) < rubric.min_chars:
         return Verdict(check, 0.0, M("answer_short", length=len(text), minimum=rubric.min_chars),

@@ -119,11 +119,26 @@ def _kgram_hashes(text: str, k: int) -> np.ndarray:
                                     signed=True) for i in range(len(text) - k + 1)], dtype=np.int64)
 
 
-def _fingerprint(code: str, boilerplate: Optional[np.ndarray] = None) -> Fingerprint:
-    """Tokenise and normalise (copydetect's filter_code), hash k-grams, winnow, drop boilerplate."""
+@dataclass(frozen=True)
+class Winnowed:
+    """A document tokenised and normalised (copydetect's filter_code), its k-grams hashed and winnowed."""
+
+    filtered: str
+    offsets: np.ndarray
+    hashes: np.ndarray
+    idx: np.ndarray
+
+
+def _winnow(code: str) -> Winnowed:
     filtered, offsets = filter_code(code, "code.py")
     hashes, idx = winnow(_kgram_hashes(filtered, NOISE_TOKENS), window_size=GUARANTEE_TOKENS - NOISE_TOKENS + 1,
                          remove_duplicates=False)
+    return Winnowed(filtered, offsets, hashes, idx)
+
+
+def _fingerprint(document: Winnowed, boilerplate: Optional[np.ndarray] = None) -> Fingerprint:
+    """The document's fingerprints without the boilerplate ones."""
+    hashes, idx, filtered, offsets = document.hashes, document.idx, document.filtered, document.offsets
     if boilerplate is not None and len(boilerplate):
         keep = ~np.isin(hashes, boilerplate)
         hashes, idx = hashes[keep], idx[keep]
@@ -164,14 +179,15 @@ def compare_class(codes: list[StudentCode], known: list[str], common: Optional[i
     common = default_common(len(codes)) if common is None else common
     excluded: set[int] = set()
     for text in known:
-        excluded |= set(_fingerprint(text).hashes)
+        excluded |= set(_winnow(text).hashes.tolist())
+    documents = {code.student: _winnow(code.code) for code in codes}  # the costly part, once per student
     counts: dict[int, int] = {}
-    for code in codes:
-        for value in _fingerprint(code.code).hashes:
+    for document in documents.values():
+        for value in set(document.hashes.tolist()):
             counts[value] = counts.get(value, 0) + 1
     excluded |= {value for value, count in counts.items() if count > common}
     boilerplate = np.array(sorted(excluded), dtype=np.int64) if excluded else None
-    prints = {code.student: _fingerprint(code.code, boilerplate) for code in codes}
+    prints = {student: _fingerprint(document, boilerplate) for student, document in documents.items()}
     pairs = []
     for i, first in enumerate(codes):
         for second in codes[i + 1:]:
