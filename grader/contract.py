@@ -97,3 +97,40 @@ def signature_problem(entry: ContractName, obj: object) -> str | None:
     """The English text of ``signature_issue``."""
     issue = signature_issue(entry, obj)
     return render(issue) if issue else None
+
+
+# Names only the handout's contract uses: assigning one says the student wrote to the contract.
+_CONTRACT_ONLY_VALUES = ("HELLO_VOCAB", "RNN_SHAPES")
+
+
+def defines_contract(sources: list[str], contract: tuple[ContractName, ...] = CONTRACT) -> bool:
+    """Whether any of the student's code defines a contract name *as the contract has it*, read without
+    running it. The tutorials this homework points to also have a `Seq2Seq` (taking no arguments) and a
+    `make_data(seq_data)`: a function or class counts only with at least the contract's leading parameters,
+    so such a script is still recognised as written without the contract (and run as a script)."""
+    import ast
+
+    entries = {entry.name: entry for entry in contract}
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue  # a cell with magics or broken code: the other cells decide
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name in entries:
+                entry = entries[node.name]
+                if entry.kind == "function" and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    taken = len(node.args.posonlyargs) + len(node.args.args)
+                    if node.args.vararg is not None or taken >= len(entry.parameters):
+                        return True
+                elif entry.kind == "class" and isinstance(node, ast.ClassDef):
+                    init = next((item for item in node.body if isinstance(item, ast.FunctionDef)
+                                 and item.name == "__init__"), None)
+                    taken = len(init.args.posonlyargs) + len(init.args.args) - 1 if init else 0
+                    if init is not None and (init.args.vararg is not None or taken >= len(entry.parameters)):
+                        return True
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id in _CONTRACT_ONLY_VALUES for t in targets):
+                    return True
+    return False

@@ -26,6 +26,7 @@ from grader import __version__
 from grader import integrity
 from grader.answers import read_answers
 from grader.config import GradingConfig
+from grader.contract import CONTRACT, defines_contract
 from grader.messages import M, Msg, render
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
 from grader.results import CheckResult, Flag, PartResult, SubmissionResult
@@ -60,6 +61,10 @@ class LoadedSubmission:
     answer_sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # where each answer was found
     problem: str | None = None
     notes: list[Flag] = field(default_factory=list)
+    # written without the contract (no contract name defined anywhere): each file runs as a script, as
+    # `__main__` in its own namespace, and parts are graded from evidence (grader.parts.found)
+    scripts: bool = False
+    evidence_parts: tuple[str, ...] = ()  # parts none of whose contract names the code defines
 
 
 def load_reference(path: Path) -> ModuleType:
@@ -147,24 +152,34 @@ def read_submission(submission: Submission, config: GradingConfig) -> LoadedSubm
     written = {part.id: part.answer_names for part in config.all_parts if part.written}
     handout = set(config.assignment.handout_markdown) if config.assignment else set()
     loaded.answers = read_answers(cells, submission.answers_file, written, handout, loaded.answer_sources)
+    if any(part.found for part in config.all_parts):
+        sources = [source for _, source in code_sources(loaded)]
+        loaded.scripts = not defines_contract(sources)
+        loaded.evidence_parts = tuple(
+            part.id for part in config.all_parts if part.found is not None and (loaded.scripts or not defines_contract(
+                sources, tuple(entry for entry in CONTRACT if entry.name in part.found.names))))
     return loaded
+
+
+def code_sources(loaded: LoadedSubmission) -> list[tuple[str, str]]:
+    """(where, code) for each code cell or module file, read as text (never run here)."""
+    if loaded.notebook is not None:
+        return [(f"cell {index + 1}", cell.source) for index, cell in enumerate(loaded.notebook.cells)
+                if cell.cell_type == "code"]
+    sources = []
+    for module in loaded.submission.modules:
+        try:
+            with open(module, "rb") as handle:
+                sources.append((module.name, handle.read(1 << 20).decode("utf-8", errors="replace")))
+        except OSError:
+            continue
+    return sources
 
 
 def static_findings(loaded: LoadedSubmission) -> list[integrity.Finding]:
     """Read the student's code (never run it here) for reaching outside the sandbox."""
     submission = loaded.submission
-    if loaded.notebook is not None:
-        sources = [(f"cell {index + 1}", cell.source) for index, cell in enumerate(loaded.notebook.cells)
-                   if cell.cell_type == "code"]
-    else:
-        sources = []
-        for module in submission.modules:
-            try:
-                with open(module, "rb") as handle:
-                    sources.append((module.name, handle.read(1 << 20).decode("utf-8", errors="replace")))
-            except OSError:
-                continue
-    found = integrity.read_code(sources)
+    found = integrity.read_code(code_sources(loaded))
     root = submission.root if submission.root.is_dir() else submission.root.parent
     for name, target in submission.links:
         resolved = (root / name).parent.joinpath(target).resolve() if not target.startswith("/") else Path(target)
@@ -184,7 +199,8 @@ def hidden_rng(config: GradingConfig, student: str, part_id: str, public: bool =
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def plan_probes(student: str, parts: list[Part], config: GradingConfig, options: GradeOptions) -> dict[str, dict]:
+def plan_probes(student: str, parts: list[Part], config: GradingConfig, options: GradeOptions,
+                evidence_parts: tuple[str, ...] = ()) -> dict[str, dict]:
     requests = {}
     for part in parts:
         if part.plan is None:
@@ -193,7 +209,14 @@ def plan_probes(student: str, parts: list[Part], config: GradingConfig, options:
         ctx = PlanContext(hidden_rng(config, student, part.id, options.public_only), settings, options.device,
                           options.public_only)
         requests[part.id] = {**part.plan(ctx), "seed": config.seeds.student}
+        if part.found is not None and part.id in evidence_parts:  # the same request, for the evidence probe
+            requests[found_key(part)] = requests[part.id]
     return requests
+
+
+def found_key(part: Part) -> str:
+    """The probe id of a part's evidence probe (grader.parts.found)."""
+    return f"{part.id}~found"
 
 
 # ---- step 3: execute -------------------------------------------------------------------------------
@@ -203,8 +226,10 @@ def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: di
     limits = config.limits
     probes = [ProbeJob(part.id, part.module, part.probe or "", requests[part.id], limits.probe_timeout_s)
               for part in parts if part.id in requests]
+    probes += [ProbeJob(found_key(part), part.module, part.found.probe, requests[found_key(part)],
+                        limits.probe_timeout_s) for part in parts if found_key(part) in requests]
     return execute(
-        root=loaded.submission.root, kind=loaded.submission.kind, notebook=loaded.notebook,
+        root=loaded.submission.root, kind=loaded.submission.kind, notebook=loaded.notebook, scripts=loaded.scripts,
         modules=[p.stem for p in loaded.submission.modules], probes=probes, seed=config.seeds.student,
         hidden=(config.reference_path.parent, config.assignment_dir, *options.hidden_paths,
                 loaded.submission.root.resolve().parent), isolate=options.isolate,
@@ -294,8 +319,12 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
             return [Verdict(check, 0.0, reason) for check in part.checks]
     else:
         observation = {}
+    return _judged(part, part.judge, request or {}, observation, ctx)
+
+
+def _judged(part: Part, judge: Any, request: dict[str, Any], observation: Any, ctx: JudgeContext) -> list[Verdict]:
     try:
-        return part.judge(request or {}, observation, ctx)
+        return judge(request, observation, ctx)
     except Exception as error:  # noqa: BLE001 - odd student values must cost this part only
         where = traceback.extract_tb(error.__traceback__)[-1]
         reason = M("judge_crashed", error=f"{type(error).__name__}: {error}",
@@ -303,10 +332,63 @@ def judge_part(part: Part, request: dict[str, Any] | None, record: ExecutionReco
         return [Verdict(check, 0.0, reason) for check in part.checks]
 
 
+def written_without_contract(part: Part, record: ExecutionRecord | None) -> bool:
+    """The part's contract probe ran and found none of the names it needed: judge it from evidence."""
+    from grader.parts.found import nothing_on_contract
+
+    if part.found is None or record is None:
+        return False
+    message = record.probes.get(part.id) or {}
+    return found_key(part) in record.probes and bool(message.get("ok")) \
+        and nothing_on_contract(message.get("observation"))
+
+
+def cells_with_sources(loaded: LoadedSubmission, record: ExecutionRecord) -> list[dict[str, Any]]:
+    """The cells as they ran, each with its whole code as the student wrote it (`full_source`): a script's
+    cell runs the file through a wrapper, and records keep only the first 2,000 characters."""
+    by_module = dict(code_sources(loaded)) if loaded.notebook is None else {}
+    notebook_cells = loaded.notebook.cells if loaded.notebook is not None else []
+    cells = []
+    for cell in record.cells:
+        index = cell.get("index")
+        if cell.get("module"):
+            source = by_module.get(str(cell["module"]), "")
+        elif isinstance(index, int) and 0 <= index < len(notebook_cells):
+            source = notebook_cells[index].source
+        else:
+            source = ""
+        cells.append({**cell, "full_source": source})
+    return cells
+
+
+def judge_from_evidence(part: Part, request: dict[str, Any], record: ExecutionRecord,
+                        ctx: JudgeContext, scripts: bool = True) -> tuple[list[Verdict], str]:
+    """Best-effort verdicts for a part written without the contract, and how it was graded:
+    "without_contract" (a suggestion a person confirms) or "not_attempted" (nothing of it found)."""
+    message = record.probes.get(found_key(part))
+    if message is None or not message.get("ok"):
+        reason = _probe_failure(message) if message else M("not_checked", reason=record.fatal_message
+                                                                     or M("checks_did_not_run"))
+        return [Verdict(check, 0.0, M("evidence_failed", reason=reason)) for check in part.checks], \
+            "without_contract"
+    observation = _cells_named(message.get("observation"), record.cells)
+    problem = part.found.validate(request, observation)
+    if problem is not None:  # fail closed, as for the contract's probes
+        ctx.interference.append(f"part {part.id} (evidence): {problem}")
+        return [Verdict(check, 0.0, M("checks_interfered", reason=problem)) for check in part.checks], \
+            "without_contract"
+    verdicts = _judged(part, part.found.judge, request, observation, ctx)
+    if not verdicts and not scripts:  # code written to the contract elsewhere: its own messages say more
+        return judge_part(part, request, record, ctx), "contract"
+    if not verdicts:
+        return [Verdict(check, 0.0, M("not_attempted")) for check in part.checks], "not_attempted"
+    return verdicts, "without_contract"
+
+
 # ---- step 5: score ---------------------------------------------------------------------------------
 
 def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, seconds: float,
-               public_only: bool = False) -> PartResult:
+               public_only: bool = False, graded_as: str = "contract") -> PartResult:
     points = config.parts[part.id].points
     by_check = {v.check: v for v in verdicts}
     missing = M("self_check_skipped") if public_only else M("not_checked", reason=M("checks_did_not_run"))
@@ -319,7 +401,8 @@ def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, secon
                                   verdict.message.to_json() if isinstance(verdict.message, Msg) else None,
                                   verdict.shows))
     return PartResult(part.id, part.titles, round(sum(c.score for c in checks), 2),
-                      config.part_points(part.id), part.written, checks, round(seconds, 3))
+                      config.part_points(part.id), part.written or graded_as == "without_contract", checks,
+                      round(seconds, 3), graded_as=graded_as)
 
 
 def failed_result(submission: Submission, config: GradingConfig, options: GradeOptions, stage: str,
@@ -367,7 +450,7 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
         result.elapsed_s = round(time.perf_counter() - started, 3)
         return result
     stage[0] = "plan"
-    requests = plan_probes(submission.student, parts, config, options)
+    requests = plan_probes(submission.student, parts, config, options, loaded.evidence_parts)
     stage[0] = "execute"
     record = execute_submission(loaded, parts, requests, config, options) if requests else ExecutionRecord("completed")
     stage[0] = "judge"
@@ -392,11 +475,19 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
                            answers=loaded.answers, cell_errors=errors, rubric=config.rubric,
                            answer_sources=loaded.answer_sources)
         stage[0] = f"judge part {part.id} of"
-        verdicts = judge_part(part, requests.get(part.id), record, ctx)
+        graded_as = "contract"
+        if written_without_contract(part, record):
+            ctx.cells = cells_with_sources(loaded, record)
+            verdicts, graded_as = judge_from_evidence(part, requests[part.id], record, ctx, loaded.scripts)
+        else:
+            verdicts = judge_part(part, requests.get(part.id), record, ctx)
         interference += ctx.interference
         stage[0] = f"score part {part.id} of"
-        seconds = float(record.probes.get(part.id, {}).get("seconds", 0.0))
-        result.parts.append(score_part(part, verdicts, config, seconds, options.public_only))
+        seconds = sum(float(record.probes.get(key, {}).get("seconds", 0.0)) for key in (part.id, found_key(part)))
+        result.parts.append(score_part(part, verdicts, config, seconds, options.public_only, graded_as))
+    without = [p.id for p in result.parts if p.graded_as == "without_contract"]
+    if without:
+        result.flags.append(Flag("without_contract", {"parts": ", ".join(without)}))
     stage[0] = "summarise"
     result.integrity = integrity.merge(static_findings(loaded), integrity.from_sandbox(record.integrity_events),
                                        integrity.from_grader(interference))

@@ -16,7 +16,7 @@ SCHEMA_VERSION = 2  # 2: flags and sandbox protections as codes, part titles by 
 # What a flag can say about a run; labels in grader/catalog/*.toml under [flag], parameters as named there.
 FLAG_CODES = ("timeout", "crashed", "cells_failed", "output_truncated", "memory_limit", "process_limit",
               "integrity_notes", "link_not_followed", "notebook_upgraded", "kernel_replaced", "installs_skipped",
-              "note")
+              "without_contract", "note")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,9 @@ class PartResult:
     reviewed: bool = False  # an instructor confirmed the score in review.csv
     suggested_score: float | None = None  # the rubric's suggestion, kept when a review replaced it
     review_comment: str = ""
+    # "contract": graded through the handout's functions; "without_contract": from evidence in code written
+    # another way (a suggestion, needs review); "not_attempted": nothing of this part was found
+    graded_as: str = "contract"
 
 
 @dataclass

@@ -269,7 +269,7 @@ def _tell(run: Run, console: Console) -> None:
         console.print(f"[yellow]warning:[/] {problem}")
     waiting = [r for r in run.results if pending_review(r)]
     if waiting:
-        console.print(f"[yellow]{len(waiting)} student(s) have written parts pending review[/]: their totals include "
+        console.print(f"[yellow]{len(waiting)} student(s) have parts pending review[/] (written answers, or parts graded without the contract): their totals include "
                       f"suggested scores, and lms-canvas.csv leaves their grade empty until review.csv confirms "
                       f"them (see 'pending review' in grades.csv)")
     reused = sum(r.from_cache for r in run.results)

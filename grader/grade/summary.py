@@ -45,5 +45,6 @@ def summary_table(results: list[SubmissionResult], part_ids: list[str], width: i
             table.add_row(result.student, total, *cells)
             if notes:
                 notes_below.append(Text(f"{result.student}: {notes}"[:width - 1], overflow="ellipsis", no_wrap=True))
-    caption = "* needs review: written answers get a suggested score until an instructor confirms it"
+    caption = "* needs review: written answers, and parts graded without the contract, get a suggested score " \
+              "until an instructor confirms it"
     return Group(table, *notes_below, Text(caption, style="dim"))

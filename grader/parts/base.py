@@ -52,6 +52,8 @@ class JudgeContext:
     answer_sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # {"cells": [...]} / {"file": ...}
     # what the judge found the student's process claimed falsely (shown as integrity notes, never scored)
     interference: list[str] = field(default_factory=list)
+    # the student's cells as they ran (source, printed output, file): evidence for code without the contract
+    cells: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Part:
     validate: Optional[Callable[[dict[str, Any], Any], Optional[Msg]]] = None
     # how a written part is titled when students drop its number ("心得体会"): a regex, for grader.answers
     answer_names: str = ""
+    # best-effort grading for code written without the contract (grader.parts.found.BestEffort)
+    found: Any = None
 
     @property
     def titles(self) -> dict[str, str]:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+import re
+from typing import Annotated, Any, Callable, Optional, Union
 
 import numpy as np
-from pydantic import StrictFloat, StrictInt, StrictStr
+from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from grader.messages import M, Msg
 from grader.parts.base import (
-    Failure, JudgeContext, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array, contract_lookup,
+    Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array, contract_lookup,
     count_mismatch, error_of, fraction_message, invalid, missing_reason, problems_or_results, rounded, shape_of,
-    small_table, unavailable,
+    small_table, decode_state, unavailable,
 )
+from grader.parts.found import BestEffort
 
 # Check ids: the Part records and the judges both name them from here.
 FIXED, HIDDEN, INIT, RANDOM, SHAPES = "fixed_example", "hidden_cases", "initialisation", "random_weights", "shapes"
@@ -417,16 +419,233 @@ validate_numpy = _validate(NumpyObservation, ("cases",))
 validate_module = _validate(ModuleObservation, ("init", "fixed", "cases"))
 
 
+# ---- without the contract: evidence from scripts (grader.parts.found) ---------------------------------
+
+NUMPY_FORMS = (6, 5, 4)  # f(inputs, W, U, V[, h0[, activation]]), the most arguments a function accepts first
+RNN_CALL = re.compile(r"\bRNN\s*\(")
+
+
+def probe_found_numpy(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """Functions that compute the SRN, found by behaviour: each of the student's functions is tried on the
+    all-ones example in the usual argument orders; one that returns a (3, n) array is run on every case."""
+    import types
+
+    from grader.parts.found import MAX_FOUND, sources, values
+    from grader.sandbox.runtime import call, describe, observe
+
+    found: list[dict[str, Any]] = []
+    for source, scope in sources(namespace):
+        for name, function in values(scope):
+            if not isinstance(function, types.FunctionType) or len(found) >= MAX_FOUND:
+                continue
+            for form in NUMPY_FORMS:
+                def run(case: dict[str, Any], function: Any = function, form: int = form) -> Any:
+                    arrays = [np.asarray(case[key], dtype=float) for key in ("inputs", "W", "U", "V")]
+                    extra = [None if case["h0"] is None else np.asarray(case["h0"], dtype=float),
+                             np.tanh if case["activation"] == "tanh" else None][: form - 4]
+                    return describe(np.asarray(call(function, *arrays, *extra, label=name)))
+                first = observe(lambda: run(request["cases"][0]))
+                if shape_of(first.get("value")) is not None and len(shape_of(first["value"]) or ()) == 2:
+                    found.append({"source": source, "name": name[:100], "form": form,
+                                  "cases": [first, *[observe(lambda c=c: run(c)) for c in request["cases"][1:]]]})
+                    break
+    return {"functions": found}
+
+
+def probe_found_modules(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """nn.RNNCell, nn.RNN and nn.Linear objects the scripts built, as weights the parent evaluates itself."""
+    import torch
+
+    from grader.parts.found import instances, sources
+    from grader.sandbox.runtime import describe_state
+
+    layers = []
+    for source, scope in sources(namespace):
+        for name, layer in instances(scope, (torch.nn.RNNCell, torch.nn.RNN, torch.nn.Linear)):
+            layers.append({"source": source, "name": name[:100], "state": describe_state(layer)})
+    return {"layers": layers[:24]}
+
+
+class FoundFunction(Strict):
+    source: Annotated[str, Field(max_length=100)]
+    name: Annotated[str, Field(max_length=100)]
+    form: int
+    cases: list[Observed]
+
+
+class FoundNumpy(Strict):
+    functions: Annotated[list[FoundFunction], Field(max_length=8)]
+
+
+class FoundLayer(Strict):
+    source: Annotated[str, Field(max_length=100)]
+    name: Annotated[str, Field(max_length=100)]
+    state: ModelState
+
+
+class FoundModules(Strict):
+    layers: Annotated[list[FoundLayer], Field(max_length=24)]
+
+
+def validate_found_numpy(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    problem = invalid(FoundNumpy, observation)
+    if problem:
+        return problem
+    for function in observation["functions"]:
+        problem = count_mismatch("cases", len(request["cases"]), function["cases"])
+        if problem:
+            return problem
+    return None
+
+
+def validate_found_modules(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    return invalid(FoundModules, observation)
+
+
+def _example_outputs(ctx: JudgeContext, activation: Optional[str]) -> list[np.ndarray]:
+    """The all-ones example's outputs, from h0 = 0 and from h0 = 1 (scripts start from either)."""
+    ones = np.ones((2, 2))
+    return [np.asarray(ctx.reference.srn_numpy(np.asarray(EXAMPLE_INPUTS), ones, ones, ones, h0,
+                                               np.tanh if activation else None))
+            for h0 in (None, np.ones(2))]
+
+
+def _printed_match(ctx: JudgeContext, expected: list[np.ndarray], belongs: Callable[[str], bool]) -> tuple[bool, list[str]]:
+    """(whether some script of this part printed the example's outputs in order, the scripts of this part)."""
+    from grader.parts.found import printed_in_order, printed_numbers
+
+    mine = [cell for cell in ctx.cells if belongs(cell.get("full_source") or "")]
+    names = [cell.get("module") or f"cell {cell['index'] + 1}" for cell in mine]
+    for cell in mine:
+        numbers = printed_numbers(cell.get("output", ""))
+        if any(printed_in_order(numbers, [float(y[0]) for y in outputs], 1e-3) for outputs in expected):
+            return True, names
+    return False, names
+
+
+def _is_part1_numpy(activation: Optional[str]) -> Callable[[str], bool]:
+    def belongs(source: str) -> bool:
+        if "RNNCell" in source or RNN_CALL.search(source) or "ohlol" in source or "Seq2Seq" in source:
+            return False
+        return ("np." in source or "numpy" in source) and (("tanh" in source) == bool(activation))
+    return belongs
+
+
+def judge_found_numpy(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
+    activation = request["cases"][0]["activation"]
+    expected = [np.asarray(ctx.reference.srn_numpy(
+        np.asarray(case["inputs"]), np.asarray(case["W"]), np.asarray(case["U"]), np.asarray(case["V"]),
+        None if case["h0"] is None else np.asarray(case["h0"]), np.tanh if case["activation"] == "tanh" else None))
+        for case in request["cases"]]
+    for function in observation["functions"]:
+        results = [compare_array(want, seen.get("value"), atol=ATOL, what="y") if "value" in seen else error_of(seen)
+                   for want, seen in zip(expected, function["cases"])]
+        if results[0] is None:  # it computes the example: judge it as the contract's function
+            where = M("found_function", name=function["name"], source=function["source"])
+            hidden = results[1:]
+            verdicts = [Verdict(FIXED, 1.0, M("found_fixed_run", where=where), expected=rounded(expected[0]),
+                                got=small_table(function["cases"][0]["value"]))]
+            if hidden:
+                fraction, message = fraction_message(sum(1 for r in hidden if r is None), len(hidden),
+                                                     [r for r in hidden if r is not None], HIDDEN)
+                verdicts.append(Verdict(HIDDEN, fraction, M("found_run_by_grader", where=where, message=message),
+                                        hidden=True))
+            return verdicts
+    printed, names = _printed_match(ctx, _example_outputs(ctx, activation), _is_part1_numpy(activation))
+    if not names and not observation["functions"]:
+        return []  # nothing of this part: not attempted
+    where = ", ".join(names) or "-"
+    if printed:
+        return [Verdict(check, 0.5, M("found_printed_only", where=where)) for check in NUMPY_CHECKS]
+    return [Verdict(check, 0.0, M("found_printed_wrong", where=where)) for check in NUMPY_CHECKS]
+
+
+def _forward_in_parent(core: dict[str, np.ndarray], linear: dict[str, np.ndarray], h0: np.ndarray) -> Optional[np.ndarray]:
+    """The all-ones example through a found RNNCell/RNN (one layer, tanh) and Linear, computed here in numpy:
+    outputs per step, or None when the weights do not fit the example's sizes."""
+    suffix = "_l0" if "weight_ih_l0" in core else ""
+    try:
+        w_ih, w_hh = core[f"weight_ih{suffix}"], core[f"weight_hh{suffix}"]
+        b = core.get(f"bias_ih{suffix}", 0.0) + core.get(f"bias_hh{suffix}", 0.0)
+        hidden, outputs = h0, []
+        for x in np.asarray(EXAMPLE_INPUTS):
+            hidden = np.tanh(x @ w_ih.T + hidden @ w_hh.T + b)
+            outputs.append(hidden @ linear["weight"].T + linear.get("bias", 0.0))
+        return np.asarray(outputs)
+    except (KeyError, ValueError):
+        return None
+
+
+def _judge_found_modules(observation: dict[str, Any], ctx: JudgeContext, kind: str) -> list[Verdict]:
+    belongs: Callable[[str], bool] = (lambda text: "RNNCell" in text) if kind == "RNNCell" else \
+        (lambda text: bool(RNN_CALL.search(text)))
+    not_other = (lambda text: "ohlol" not in text and "Seq2Seq" not in text and "hello" not in text)
+    expected = _example_outputs(ctx, "tanh")
+    by_source: dict[str, dict[str, Any]] = {}
+    for layer in observation["layers"]:
+        state = ModelState.model_validate(layer["state"])
+        arrays = decode_state(state)
+        if arrays is None or not state.modules or not state.modules[0].library:
+            continue
+        top = state.modules[0]  # a found layer is a library module itself: its own parameters
+        by_source.setdefault(layer["source"], {}).setdefault(top.type, (layer["name"], top.config, arrays))
+    for source, kinds in by_source.items():
+        if kind not in kinds or "Linear" not in kinds:
+            continue
+        name, config, arrays = kinds[kind]
+        if int(config.get("num_layers", 1)) != 1 or config.get("input_size") != 2:
+            continue
+        linear_name, _, linear = kinds["Linear"]
+        outputs = [_forward_in_parent(arrays, linear, np.full((2,), h0)) for h0 in (0.0, 1.0)]
+        where = M("found_modules", core=name, linear=linear_name, source=source, kind=kind)
+        weights = [a for n, a in {**arrays, **{f"linear.{k}": v for k, v in linear.items()}}.items() if "weight" in n]
+        biases = [a for n, a in {**arrays, **{f"linear.{k}": v for k, v in linear.items()}}.items() if "bias" in n]
+        init_ok = all(np.all(w == 1.0) for w in weights) and all(np.all(b == 0.0) for b in biases)
+        fixed_ok = any(o is not None and any(np.allclose(o, e, atol=ATOL) for e in expected) for o in outputs)
+        got = next((o for o in outputs if o is not None), None)
+        verdicts = [Verdict(INIT, 1.0 if init_ok else 0.0, M("found_init_ok" if init_ok else "found_init_wrong",
+                                                              where=where)),
+                    Verdict(FIXED, 1.0 if fixed_ok else 0.0, M("found_fixed_parent" if fixed_ok else
+                                                               "found_fixed_parent_wrong", where=where),
+                            expected=rounded(expected[0]), got=rounded(got) if got is not None else None)]
+        # the loop over time steps is the student's script, not a function: it cannot be run on other weights
+        fraction = 0.5 if fixed_ok else 0.0
+        verdicts += [Verdict(check, fraction, M("found_no_function", where=where)) for check in (RANDOM, SHAPES)]
+        return verdicts
+    printed, names = _printed_match(ctx, expected, lambda text: belongs(text) and not_other(text))
+    if not names:
+        return []
+    where = ", ".join(names)
+    if printed:
+        return [Verdict(check, 0.5, M("found_printed_only", where=where)) for check in MODULE_CHECKS]
+    return [Verdict(check, 0.0, M("found_printed_wrong", where=where)) for check in MODULE_CHECKS]
+
+
+def judge_found_cell(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
+    return _judge_found_modules(observation, ctx, "RNNCell")
+
+
+def judge_found_rnn(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
+    return _judge_found_modules(observation, ctx, "RNN")
+
+
+FOUND_NUMPY = BestEffort("probe_found_numpy", judge_found_numpy, validate_found_numpy, ("srn_numpy",))
+
+
 MODULE = __name__
 PARTS = [
     Part("1.1", "SRN in numpy, no activation", "numpy 实现 SRN(无激活)", NUMPY_CHECKS,
-         judge_numpy, plan_numpy_linear, "probe_numpy", MODULE, validate=validate_numpy),
+         judge_numpy, plan_numpy_linear, "probe_numpy", MODULE, validate=validate_numpy, found=FOUND_NUMPY),
     Part("1.2", "SRN in numpy with tanh", "numpy 实现 SRN(tanh)", NUMPY_CHECKS,
-         judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE, validate=validate_numpy),
+         judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE, validate=validate_numpy, found=FOUND_NUMPY),
     Part("1.3", "SRN with nn.RNNCell", "用 nn.RNNCell 实现 SRN",
          MODULE_CHECKS, judge_cell, plan_cell, "probe_cell", MODULE,
-         validate=validate_module),
+         validate=validate_module,
+         found=BestEffort("probe_found_modules", judge_found_cell, validate_found_modules,
+                          ("make_srn_cell", "srn_cell"))),
     Part("1.4", "SRN with nn.RNN", "用 nn.RNN 实现 SRN",
          MODULE_CHECKS, judge_rnn, plan_rnn, "probe_rnn", MODULE,
-         validate=validate_module),
+         validate=validate_module,
+         found=BestEffort("probe_found_modules", judge_found_rnn, validate_found_modules,
+                          ("make_srn_rnn", "srn_rnn"))),
 ]

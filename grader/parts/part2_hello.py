@@ -18,6 +18,7 @@ from grader.parts.base import (
     compare_array, contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason,
     plain, problems_or_results, shape_of, small_table, trained_layers, unavailable,
 )
+from grader.parts.found import BestEffort
 
 # Check ids: the Part records and the judges both name them from here.
 ENCODE, ONE_HOT, MODEL_SHAPES, OWN_TRAINING, MODEL_TRAINS = "encode", "one_hot", "model_shapes", "own_training", "model_trains"
@@ -540,13 +541,233 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
     return verdicts + _judge_training(request, observation["training"], ctx, "train_hello_rnn", "HelloRNN", "rnn")
 
 
+# ---- without the contract: evidence from scripts (grader.parts.found) ---------------------------------
+
+def _found_logits(model: Any, kind: str, inputs: Any) -> Any:
+    """(T*B, classes) logits of a script's model on `inputs` (T, B, 4), called the way the lecture's models
+    are: an RNNCell model step by step from `init_hidden()` (zeros when it has none), an RNN model at once."""
+    import torch
+
+    from grader.sandbox.runtime import call
+
+    if kind == "rnn":
+        out = call(model, inputs, label=f"{type(model).__name__}.forward")
+        out = out[0] if isinstance(out, tuple) else out
+        return out.reshape(-1, out.shape[-1])
+    init = getattr(model, "init_hidden", None)
+    if callable(init):
+        hidden = call(init, label="init_hidden")
+    else:
+        size = next(m.hidden_size for m in model.modules() if isinstance(m, torch.nn.RNNCell))
+        hidden = torch.zeros(inputs.shape[1], size)
+    steps = []
+    for x_t in inputs:
+        hidden = call(model, x_t, hidden, label=f"{type(model).__name__}.forward")
+        hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        steps.append(hidden)
+    return torch.cat(steps)
+
+
+def probe_found(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """What the scripts hold for part 2: their data (letter lists, index lists, small one-hot tensors) and
+    every model with an nn.RNNCell or nn.RNN: its own trained weights and, per seed, the grader's loop on a
+    fresh copy of it."""
+    import torch
+
+    from grader.parts.found import fresh_copy, instances, run_script_again, short_list, sources, values
+    from grader.sandbox.runtime import describe, describe_state, observe
+
+    data, models = [], []
+    for source, scope in sources(namespace):
+        lists = {name: found for name, found in ((n, short_list(v, 10)) for n, v in values(scope)) if found}
+        tensors = {name: describe(value) for name, value in values(scope) if isinstance(value, torch.Tensor)
+                   and value.dim() >= 2 and value.numel() <= 64 and value.shape[-1] == len(VOCAB)}
+        data.append({"source": source, "lists": dict(list(lists.items())[:16]),
+                     "tensors": dict(list(tensors.items())[:8])})
+        for name, model in instances(scope, torch.nn.Module):
+            recurrent = [m for m in model.modules() if isinstance(m, (torch.nn.RNNCell, torch.nn.RNNBase))]
+            # the lecture's model: one recurrent layer over the four letters (not part 3's encoder-decoder)
+            if type(model).__module__.startswith("torch") or len(recurrent) != 1 \
+                    or recurrent[0].input_size != len(VOCAB) or type(recurrent[0]).__name__ not in ("RNNCell", "RNN"):
+                continue
+            kind = "cell" if isinstance(recurrent[0], torch.nn.RNNCell) else "rnn"
+
+            def outcome(trained: Any, kind: str = kind) -> dict[str, Any]:
+                with torch.no_grad():
+                    logits = _found_logits(trained, kind, _data()[0])
+                    h0 = getattr(trained, "init_hidden", None)
+                    return {"claimed": _prediction(logits), "state": describe_state(trained),
+                            "h0": describe(h0()) if kind == "cell" and callable(h0) else None}
+
+            def standard(seed: int, model: Any = model, kind: str = kind) -> dict[str, Any]:
+                fresh = fresh_copy(model, seed)
+                inputs, labels = _data()
+                _standard_training(fresh, lambda m, x: _found_logits(m, kind, x), inputs, labels,
+                                   request["epochs"], request["lr"])
+                return outcome(fresh)
+
+            def rerun(seed: int, source: str = source, name: str = name, kind: str = kind) -> dict[str, Any]:
+                """The student's own script once more, from the top, under one of the grader's seeds."""
+                scope = run_script_again(source, seed)
+                return outcome(scope[name], kind)
+
+            models.append({"source": source, "name": name[:100], "kind": kind,
+                           "own": observe(lambda: outcome(model)),
+                           "reruns": [observe(lambda seed=seed: rerun(seed)) for seed in request["seeds"]]
+                           if source.endswith(".py") else None,
+                           "standard": [observe(lambda seed=seed: standard(seed)) for seed in request["seeds"]]})
+    return {"data": data[:20], "models": models[:8]}
+
+
+class FoundData(Strict):
+    source: Annotated[str, Field(max_length=100)]
+    lists: Annotated[dict[str, Annotated[list[Union[int, Annotated[str, Field(max_length=1)]]],
+                                          Field(max_length=10)]], Field(max_length=16)]
+    tensors: Annotated[dict[str, Described], Field(max_length=8)]
+
+
+class FoundModel(Strict):
+    source: Annotated[str, Field(max_length=100)]
+    name: Annotated[str, Field(max_length=100)]
+    kind: Annotated[str, Field(pattern="^(cell|rnn)$")]
+    own: RunObserved
+    reruns: Optional[Annotated[list[RunObserved], Field(max_length=20)]] = None
+    standard: list[RunObserved]
+
+
+class FoundHello(Strict):
+    data: Annotated[list[FoundData], Field(max_length=20)]
+    models: Annotated[list[FoundModel], Field(max_length=8)]
+
+
+def validate_found(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    problem = invalid(FoundHello, observation)
+    if problem:
+        return problem
+    for model in observation["models"]:
+        problem = count_mismatch("training seeds", len(request["seeds"]), model["standard"]) or (
+            count_mismatch("reruns", len(request["seeds"]), model["reruns"]) if model.get("reruns") is not None
+            else None)
+        if problem:
+            return problem
+    return None
+
+
+def _decoded(vocab: list[str], indices: list[Any]) -> Optional[str]:
+    if all(isinstance(i, int) and 0 <= i < len(vocab) for i in indices):
+        return "".join(vocab[i] for i in indices)
+    return None
+
+
+def _judge_found_data(data: dict[str, Any]) -> Optional[list[Verdict]]:
+    """encode and one_hot from a script's data: its letters, its index lists and its one-hot tensor."""
+    vocabularies = {n: v for n, v in data["lists"].items() if all(isinstance(c, str) for c in v)
+                    and sorted(v) == sorted(VOCAB)}
+    sequences = {n: v for n, v in data["lists"].items() if all(isinstance(i, int) for i in v) and len(v) == 5}
+    if not vocabularies or not sequences:
+        return None
+    vocab_name, vocab = next(iter(vocabularies.items()))
+    decoded = {name: _decoded(vocab, indices) for name, indices in sequences.items()}
+    where = M("found_data", vocab=vocab_name, source=data["source"])
+    words = ", ".join(f"{name} -> {word!r}" for name, word in decoded.items())
+    encode_ok = SOURCE in decoded.values() and TARGET in decoded.values()
+    encode = Verdict(ENCODE, 1.0 if encode_ok else 0.0,
+                     M("found_encode_ok" if encode_ok else "found_encode_wrong", where=where, words=words,
+                       source=SOURCE, target=TARGET), expected=[SOURCE, TARGET], got=words)
+    one_hot = Verdict(ONE_HOT, 0.0, M("found_one_hot_missing", where=where))
+    for name, tensor in data["tensors"].items():
+        values = as_array(tensor)
+        if values is None:
+            continue
+        rows = values.reshape(-1, len(VOCAB))
+        if rows.shape[0] == 5 and np.all((rows == 0) | (rows == 1)) and np.all(rows.sum(axis=1) == 1):
+            word = "".join(vocab[int(i)] for i in rows.argmax(axis=1))
+            one_hot = Verdict(ONE_HOT, 1.0 if word == SOURCE else 0.0,
+                              M("found_one_hot", name=name, word=word, source=SOURCE, where=where),
+                              expected=SOURCE, got=word)
+            break
+    return [encode, one_hot]
+
+
+def _judge_found_model(request: dict[str, Any], model: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
+    """model_shapes, own_training and model_trains for a script's model: its own weights and the grader's
+    loop on fresh copies, evaluated here whenever the model is the lecture's (one RNNCell/RNN, 4 units)."""
+    kind, where = model["kind"], M("found_model", name=model["name"], source=model["source"])
+    settings = ctx.settings.get("training", {})
+    needed = min(int(settings.get("min_passing_seeds", 3)), len(request["seeds"]))
+
+    def prediction(observed: dict[str, Any]) -> Optional[str]:
+        if "value" not in observed:
+            return None
+        return evaluate_trained(kind, observed["value"], SOURCE) or observed["value"]["claimed"]
+
+    fits = "value" in model["own"] and _contract_layer(model["own"]["value"]["state"], kind) is not None
+    shapes = Verdict(MODEL_SHAPES, 1.0 if fits else 0.5,
+                     M("found_shapes_ok" if fits else "found_shapes_other", where=where))
+    own_word = prediction(model["own"])
+    error = error_of(model["own"]) or next((M("cell_raised", number=c["index"] + 1, ename=c.get("ename"),
+                                              evalue=str(c.get("evalue"))[:200]) for c in ctx.cells
+                                            if c.get("module") == model["source"] and c.get("status") == "error"), None)
+    if model.get("reruns") is not None:  # the script itself, run again under the grader's calibrated seeds
+        reruns = [prediction(run) for run in model["reruns"]]
+        rerun_error = next((error_of(run) for run in model["reruns"] if error_of(run)), None)
+        passed_own = sum(1 for word in reruns if word == TARGET)
+        own = Verdict(OWN_TRAINING, min(1.0, passed_own / max(needed, 1)),
+                      M("found_own_reruns", where=where, passed=passed_own, total=len(reruns), needed=needed,
+                        target=TARGET, got=own_word or "-",
+                        error=M("suffix", text=rerun_error or error) if (rerun_error or error) else M("empty")),
+                      expected=TARGET, got=", ".join(f"seed {s}: {w or '-'}" for s, w in zip(request["seeds"], reruns)))
+    else:
+        own = Verdict(OWN_TRAINING, 1.0 if own_word == TARGET else 0.0,
+                      M("found_own_ok" if own_word == TARGET else "found_own_short", where=where, got=own_word or "-",
+                        target=TARGET, error=M("suffix", text=error) if error else M("empty")),
+                      expected=TARGET, got=own_word)
+    words = [prediction(run) for run in model["standard"]]
+    passed = sum(1 for word in words if word == TARGET)
+    trains = Verdict(MODEL_TRAINS, min(1.0, passed / max(needed, 1)),
+                     M("found_trains", where=where, passed=passed, total=len(words), needed=needed,
+                       epochs=request["epochs"], target=TARGET),
+                     expected=TARGET, got=", ".join(f"seed {s}: {w}" for s, w in zip(request["seeds"], words)))
+    return [shapes, own, trains]
+
+
+def _judge_found(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext, kind: str) -> list[Verdict]:
+    models = [m for m in observation["models"] if m["kind"] == kind]
+    verdicts: list[Verdict] = []
+    if kind == "cell":
+        sources = [m["source"] for m in models]
+        ordered = sorted(observation["data"], key=lambda d: d["source"] not in sources)
+        data = next((v for v in (_judge_found_data(d) for d in ordered) if v), None)
+        if data is None and not models:
+            return []
+        verdicts += data or [Verdict(check, 0.0, M("found_no_data")) for check in (ENCODE, ONE_HOT)]
+    elif not models:
+        return []
+    if not models:
+        return verdicts + [Verdict(check, 0.0, M("found_no_model", layer="nn.RNNCell" if kind == "cell" else "nn.RNN"))
+                           for check in MODEL_CHECKS]
+    judged = [_judge_found_model(request, model, ctx) for model in models]
+    return verdicts + max(judged, key=lambda vs: sum(v.fraction for v in vs))
+
+
+def judge_found_cell(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
+    return _judge_found(request, observation, ctx, "cell")
+
+
+def judge_found_rnn(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
+    return _judge_found(request, observation, ctx, "rnn")
+
+
 MODULE = __name__
 PARTS = [
     Part("2.1", "hello -> ohlol with nn.RNNCell", "用 nn.RNNCell 实现 hello -> ohlol",
          (ENCODE, ONE_HOT, *MODEL_CHECKS),
-         judge_cell, plan_cell, "probe_cell", MODULE, validate=validate_cell),
+         judge_cell, plan_cell, "probe_cell", MODULE, validate=validate_cell,
+         found=BestEffort("probe_found", judge_found_cell, validate_found,
+                          ("HELLO_VOCAB", "encode", "one_hot", "HelloCell", "train_hello_cell"))),
     Part("2.2", "hello -> ohlol with nn.RNN", "用 nn.RNN 实现 hello -> ohlol",
          MODEL_CHECKS, judge_rnn, plan_rnn, "probe_rnn", MODULE,
-         validate=validate_rnn),
+         validate=validate_rnn, found=BestEffort("probe_found", judge_found_rnn, validate_found,
+                                                         ("HelloRNN", "train_hello_rnn"))),
 ]
 

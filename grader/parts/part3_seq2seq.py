@@ -19,6 +19,7 @@ from grader.parts.base import (
     contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason, plain, problems_or_results,
     shape_of, trained_layers, unavailable,
 )
+from grader.parts.found import BestEffort
 
 # Check ids: the Part records and the judges both name them from here.
 MAKE_DATA, MODEL_SHAPE, TRAINING, TRANSLATIONS = "make_data", "model_shape", "training", "translations"
@@ -305,6 +306,23 @@ class ContractModel:
         return "".join(letters).replace("?", "")
 
 
+def _all_at_once(model: "ContractModel", word: str, n_step: int = 5) -> str:
+    """The tutorials' decoding: the word padded to n_step (no end mark) into the encoder, 'S' and padding into
+    the decoder in one pass, letters up to the first 'E'."""
+    import torch
+
+    eye = torch.eye(len(LETTERS))
+    position = {c: i for i, c in enumerate(LETTERS)}
+    enc = eye[[position[c] for c in word.ljust(n_step, "?")[:n_step]]].unsqueeze(0)
+    dec = eye[[position[c] for c in "S" + "?" * n_step]].unsqueeze(0)
+    with torch.no_grad():
+        letters = [LETTERS[int(i)] for i in model(enc, torch.zeros(1, 1, model.n_hidden), dec)[:, 0].argmax(dim=1)]
+    return "".join(letters[:letters.index("E")] if "E" in letters else letters).replace("?", "")
+
+
+ContractModel.translate_all_at_once = _all_at_once  # type: ignore[attr-defined]
+
+
 def _constant_problems(constants: dict[str, Any]) -> list[Msg]:
     """LETTERS and PAIRS as the homework fixes them: the student's make_data and translate rely on them."""
     problems = []
@@ -420,8 +438,223 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     return verdicts + [training_verdict, translations]
 
 
+# ---- without the contract: evidence from scripts (grader.parts.found) ---------------------------------
+
+PADDING = "?P"  # the tutorials pad words with 'P' (and pad the lists in place while batching)
+
+
+def _word_pairs(value: Any) -> Optional[list[list[str]]]:
+    if isinstance(value, (list, tuple)) and 0 < len(value) <= 40 and all(
+            isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(w, str) and len(w) <= 30 for w in p)
+            for p in value):
+        return [[str(p[0]), str(p[1])] for p in value]
+    return None
+
+
+def _grader_training(model: Any, device: str, pairs: list[tuple[str, str]], request: dict[str, Any]) -> dict[str, Any]:
+    """The grader's own loop for a script's model: Adam (lr 1e-3) on shuffled batches of 3 from zeros as the
+    encoder's first state, in chunks, until its loss is under the threshold or the epoch budget is spent."""
+    import torch
+
+    enc, dec, out = _tensors(pairs)
+    enc, dec, out = enc.to(device), dec.to(device), out.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(int(request["seed"]))
+    hidden_size, epochs = model_hidden_size(model), 0
+    curve = [(0, _grader_loss(model, device, pairs))]
+    while epochs < request["epoch_budget"] and curve[-1][1] >= request["loss_threshold"]:
+        model.train()
+        for _ in range(request["chunk_epochs"]):
+            for batch in torch.randperm(len(pairs), generator=generator).split(3):
+                optimizer.zero_grad()
+                logits = model(enc[batch], torch.zeros(1, len(batch), hidden_size, device=device), dec[batch])
+                loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                         out[batch].t().reshape(-1))
+                loss.backward()
+                optimizer.step()
+        epochs += request["chunk_epochs"]
+        curve.append((epochs, _grader_loss(model, device, pairs)))
+    return {"curve": curve, "epochs": epochs}
+
+
+def probe_found(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """What the scripts hold for part 3: their word pairs, their seq2seq model (the trained instance, else the
+    class built without arguments), its own weights, what their `translate` says for the six words, and a
+    fresh copy trained by the grader's loop on the request's pairs."""
+    import inspect
+
+    import torch
+
+    from grader.parts.found import fresh_copy, instances, layer_types, sources, student_module_classes, values
+    from grader.sandbox.runtime import call, describe_state, observe
+
+    device = request["device"]
+    found: list[dict[str, Any]] = []
+    for source, scope in sources(namespace):
+        pairs = {name: p for name, p in ((n, _word_pairs(v)) for n, v in values(scope)) if p}
+        candidates = [(name, model, True) for name, model in instances(scope, torch.nn.Module)
+                      if not type(model).__module__.startswith("torch")]
+        built = {type(model) for _, model, _ in candidates}
+        for name, cls in student_module_classes(scope):
+            if cls not in built:
+                candidates.append((name, cls, False))
+        entry: dict[str, Any] = {"source": source, "pairs": dict(list(pairs.items())[:4]), "models": []}
+        for name, candidate, trained in candidates:
+            if not trained:
+                made = observe(lambda cls=candidate: call(cls, label=cls.__name__))
+                if "error" in made:
+                    continue
+                candidate = call(candidate, label=name)
+            if sum(1 for t in layer_types(candidate) if t in ("RNN", "GRU", "LSTM")) < 2:
+                continue
+            model = candidate
+
+            def standard(model: Any = model) -> dict[str, Any]:
+                fresh = fresh_copy(model, int(request["seed"])).to(device)
+                pairs_ = [tuple(p) for p in request["pairs"]]
+                return {**_grader_training(fresh, device, pairs_, request), "state": describe_state(fresh)}
+
+            entry["models"].append({"name": name[:100], "trained": trained,
+                                    "own": observe(lambda model=model: {"state": describe_state(model)}),
+                                    "standard": observe(standard)})
+            break
+        translate = scope.get("translate")
+        if callable(translate):
+            try:
+                takes = len(inspect.signature(translate).parameters)
+            except (TypeError, ValueError):
+                takes = 1
+            entry["translations"] = [observe(lambda word=word: str(call(translate, word, label="translate"))[:40])
+                                     for word, _ in PAIRS] if takes == 1 else None
+        if entry["pairs"] or entry["models"] or "translations" in entry:
+            found.append(entry)
+    return {"sources": found[:8]}
+
+
+class FoundTraining(Strict):
+    curve: Annotated[list[Annotated[list[float], Field(min_length=2, max_length=2)]], Field(min_length=1, max_length=200)]
+    epochs: Annotated[int, Field(ge=0, le=1_000_000)]
+    state: ModelState
+
+
+class FoundState(Strict):
+    state: ModelState
+
+
+class FoundStateValue(Strict):
+    value: FoundState
+
+
+class FoundTrainingValue(Strict):
+    value: FoundTraining
+
+
+class FoundSeq2SeqModel(Strict):
+    name: Annotated[str, Field(max_length=100)]
+    trained: bool
+    own: Union["FoundStateValue", Failure]
+    standard: Union["FoundTrainingValue", Failure]
+
+
+class FoundSource(Strict):
+    source: Annotated[str, Field(max_length=100)]
+    pairs: Annotated[dict[str, Annotated[list[Annotated[list[Annotated[str, Field(max_length=30)]],
+                                                        Field(min_length=2, max_length=2)]], Field(max_length=40)]],
+                     Field(max_length=4)]
+    models: Annotated[list[FoundSeq2SeqModel], Field(max_length=1)]
+    translations: Optional[list[Observed]] = None
+
+
+class FoundSeq2Seq(Strict):
+    sources: Annotated[list[FoundSource], Field(max_length=8)]
+
+
+def validate_found(request: dict[str, Any], observation: Any) -> Optional[Msg]:
+    problem = invalid(FoundSeq2Seq, observation)
+    if problem:
+        return problem
+    for source in observation["sources"]:
+        if source.get("translations") is not None:
+            problem = count_mismatch("translations", len(PAIRS), source["translations"])
+            if problem:
+                return problem
+    return None
+
+
+def judge_found(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
+    """make_data from the script's pairs, model_shape from its model's layers, training from the grader's
+    loop on a fresh copy (evaluated here), translations from the script's own `translate` on the six words,
+    checked against the grader's decoding of the script's own trained weights."""
+    sources = observation["sources"]
+    if not sources:
+        return []
+    source = max(sources, key=lambda s: (bool(s["models"]), "translations" in s and s["translations"] is not None,
+                                         bool(s["pairs"])))
+    where = M("found_in", source=source["source"])
+    wanted = [list(pair) for pair in PAIRS]
+    verdicts = []
+    found_pairs = {name: [[w.rstrip(PADDING) for w in pair] for pair in pairs] for name, pairs in source["pairs"].items()}
+    homework = [name for name, pairs in found_pairs.items() if sorted(pairs) == sorted(wanted)]
+    if homework:
+        verdicts.append(Verdict(MAKE_DATA, 1.0, M("found_pairs_ok", name=homework[0], where=where)))
+    else:
+        other = next(iter(found_pairs.items()), None)
+        verdicts.append(Verdict(MAKE_DATA, 0.0, M("found_pairs_other", name=other[0], got=other[1][:3], where=where)
+                                if other else M("found_pairs_missing", where=where), expected=wanted))
+    model = source["models"][0] if source["models"] else None
+    if model is None:
+        verdicts += [Verdict(check, 0.0, M("found_no_seq2seq", where=where)) for check in (MODEL_SHAPE, TRAINING)]
+        own = None
+    else:
+        where = M("found_model", name=model["name"], source=source["source"])
+        own = ContractModel.from_state(model["own"]["value"]["state"]) if "value" in model["own"] else None
+        standard = model["standard"].get("value")
+        rebuilt = ContractModel.from_state(standard["state"]) if standard else None
+        verdicts.append(Verdict(MODEL_SHAPE, 1.0 if (own or rebuilt) else 0.5,
+                                M("found_seq2seq_ok" if (own or rebuilt) else "found_seq2seq_other", where=where)))
+        pairs = [tuple(p) for p in request["pairs"]]
+        threshold = request["loss_threshold"]
+        if not standard:
+            verdicts.append(Verdict(TRAINING, 0.0, M("found_training_failed", where=where,
+                                                     error=error_of(model["standard"]) or M("unreadable"))))
+        else:
+            final = rebuilt.loss(pairs) if rebuilt is not None else standard["curve"][-1][1]
+            start = constant_baseline(pairs)
+            fraction = 1.0 if final < threshold else 0.5 * max(0.0, min(1.0, (start - final) / max(start - threshold, 1e-9)))
+            plot = {"series": {"grader": [list(p) for p in standard["curve"]]}, "threshold": threshold,
+                    "log_y": True, "x": "epoch", "y": "loss", "title": "plot.seq2seq"}
+            verdicts.append(Verdict(TRAINING, fraction, M("found_training", where=where, loss=final,
+                                                          epochs=standard["epochs"], threshold=threshold),
+                                    expected=threshold, got=round(final, 5), plot=plot))
+    translations = source.get("translations")
+    if translations is None:
+        stopped = next((M("cell_raised", number=c["index"] + 1, ename=c.get("ename"), evalue=str(c.get("evalue"))[:200])
+                        for c in ctx.cells if c.get("module") == source["source"] and c.get("status") == "error"), None)
+        verdicts.append(Verdict(TRANSLATIONS, 0.0, M("found_no_translate", where=M("found_in", source=source["source"]),
+                                                     error=M("suffix", text=stopped) if stopped else M("empty"))))
+        return verdicts
+    table, correct, failures = [], 0, []
+    for (word, target), seen in zip(PAIRS, translations):
+        got = seen.get("value") if isinstance(seen.get("value"), str) else None
+        decoded = None
+        if own is not None and model and model["trained"]:  # the grader's decodings of the script's weights
+            decodings = [own.translate(word), own.translate_all_at_once(word)]
+            decoded = target if target in decodings else decodings[0]
+        table.append({"word": word, "expected": target, "got": got if got is not None else render(error_of(seen) or "?"),
+                      **({"grader": decoded} if decoded is not None else {})})
+        if got == target and decoded in (None, target):
+            correct += 1
+        elif got is None and error_of(seen):
+            failures.append(error_of(seen))
+    message = M("found_translations", correct=correct, total=len(PAIRS), where=M("found_in", source=source["source"]),
+                error=M("suffix", text=failures[0]) if failures else M("empty"))
+    verdicts.append(Verdict(TRANSLATIONS, correct / len(PAIRS), message, got=table, shows="table"))
+    return verdicts
+
+
 MODULE = __name__
 PARTS = [Part("3", "Encoder-decoder seq2seq", "编码器-解码器 seq2seq",
               (MAKE_DATA, MODEL_SHAPE, TRAINING, TRANSLATIONS), judge, plan, "probe", MODULE,
-              validate=validate)]
+              validate=validate, found=BestEffort("probe_found", judge_found, validate_found,
+                                ("make_data", "Seq2Seq", "train_seq2seq", "translate")))]
 

@@ -178,25 +178,28 @@ def _copy_submission(root: Path, work: Path) -> None:
 def execute(*, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
             probes: list[ProbeJob], limits: ExecutionLimits, seed: int,
             hidden: tuple[Path, ...] = (), isolate: bool = True,
-            import_paths: tuple[Path, ...] = ()) -> ExecutionRecord:
+            import_paths: tuple[Path, ...] = (), scripts: bool = False) -> ExecutionRecord:
+    """`scripts`: run each module as a script (`__main__`, its own namespace) and a notebook with
+    `__name__ == "__main__"`, for code written without the contract (see grader.parts.found)."""
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
     try:
         return _execute_in(base, root, kind, notebook, modules, probes, limits, seed, started, hidden, isolate,
-                           import_paths)
+                           import_paths, scripts)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
 def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
                 probes: list[ProbeJob], limits: ExecutionLimits, seed: int, started: float,
-                hidden: tuple[Path, ...], isolate: bool, import_paths: tuple[Path, ...] = ()) -> ExecutionRecord:
+                hidden: tuple[Path, ...], isolate: bool, import_paths: tuple[Path, ...] = (),
+                scripts: bool = False) -> ExecutionRecord:
     work, channel_dir, home, runtime_dir = base / "work", base / "channel", base / "home", base / "runtime"
     _copy_submission(root, work)
     for folder in (channel_dir, home, runtime_dir, base / "tmp"):
         folder.mkdir(mode=0o700)
     job: dict[str, Any] = {
-        "kind": kind, "workdir": str(work), "modules": modules, "seed": seed,
+        "kind": kind, "workdir": str(work), "modules": modules, "seed": seed, "scripts": scripts,
         "import_root": str(IMPORT_ROOT), "channel_dir": str(channel_dir),
         "limits": {"cell_timeout_s": limits.cell_timeout_s, "kernel_start_timeout_s": limits.kernel_start_timeout_s,
                    "output_kb": limits.output_kb},

@@ -106,6 +106,12 @@ def _student_notebook(job: dict[str, Any]) -> nbformat.NotebookNode:
     if job["kind"] == "notebook":
         return nbformat.read(job["notebook"], as_version=4)
     notebook = nbformat.v4.new_notebook()
+    if job.get("scripts"):  # written without the contract: each file runs as a script does, on its own
+        for module in job["modules"]:
+            cell = nbformat.v4.new_code_cell(_script_cell(module))
+            cell.metadata["rnn_grader_module"] = f"{module}.py"
+            notebook.cells.append(cell)
+        return notebook
     for module in job["modules"]:
         # Import, not run: a module's `if __name__ == "__main__":` block (its own demo) stays out.
         cell = nbformat.v4.new_code_cell(
@@ -115,6 +121,23 @@ def _student_notebook(job: dict[str, Any]) -> nbformat.NotebookNode:
         cell.metadata["rnn_grader_module"] = f"{module}.py"  # the report shows the file, not this import
         notebook.cells.append(cell)
     return notebook
+
+
+def _script_cell(module: str) -> str:
+    """Run `module.py` as `python module.py` would (`__name__ == "__main__"`, top-level code and all) in a
+    namespace of its own, kept for the evidence probes under grader.parts.found.SCRIPTS_KEY; its names are
+    then also copied into the kernel's namespace, as an imported module's are."""
+    from grader.parts.found import SCRIPTS_KEY
+
+    return (f"_rnn_grader_scope = {{'__name__': '__main__', '__file__': {module + '.py'!r}, "
+            f"'__builtins__': __builtins__}}\n"
+            f"globals().setdefault({SCRIPTS_KEY!r}, {{}})[{module + '.py'!r}] = _rnn_grader_scope\n"
+            f"try:\n"
+            f"    with open({module + '.py'!r}, encoding='utf-8', errors='replace') as _rnn_grader_file:\n"
+            f"        exec(compile(_rnn_grader_file.read(), {module + '.py'!r}, 'exec'), _rnn_grader_scope)\n"
+            f"finally:\n"
+            f"    globals().update({{k: v for k, v in _rnn_grader_scope.items() if not k.startswith('__')}})\n"
+            f"    del _rnn_grader_scope")
 
 
 def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
@@ -135,7 +158,7 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
             f"import sys as _s; _s.path.insert(0, {job['import_root']!r})\n"
             f"from grader.sandbox import runtime as _r; _r.prepare({int(job['seed'])}, {output_limit}, "
             f"{job.get('events_path')!r}, {str(Path(job['channel_dir']).parent)!r}, {_mentions_torch(job, notebook)}, "
-            f"{probes!r}, {job['entry_name']!r}, {job['kind'] == 'notebook'}); del _s, _r")
+            f"{probes!r}, {job['entry_name']!r}, {job['kind'] == 'notebook' and not job.get('scripts')}); del _s, _r")
         setup_started = time.perf_counter()
         # not in the kernel's history (`In`, `_ih`): the student's code never sees the entry point's name
         client.execute_cell(setup, -1, store_history=False)
