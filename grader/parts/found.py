@@ -100,6 +100,7 @@ def run_script_again(path: str, seed: int) -> dict[str, Any]:
 
     from grader.sandbox.runtime import seed_everything
 
+    path = os.path.abspath(path)  # the watcher knows the student's frames by their folder
     with open(path, encoding="utf-8", errors="replace") as handle:
         code = compile(handle.read(), path, "exec")
     scope: dict[str, Any] = {"__name__": "__main__", "__file__": path, "__builtins__": builtins}
@@ -143,3 +144,10 @@ def printed_in_order(numbers: list[float], wanted: list[float], tolerance: float
         if position < len(wanted) and abs(number - wanted[position]) <= tolerance * max(1.0, abs(wanted[position])):
             position += 1
     return position == len(wanted)
+
+
+def script_error(cells: list[dict[str, Any]], source: str) -> Optional[Msg]:
+    """Where the script `source` stopped with an error, as the cell message the report uses; None if it ran."""
+    return next((M("cell_raised", number=cell["index"] + 1, ename=cell.get("ename"),
+                   evalue=str(cell.get("evalue"))[:200])
+                 for cell in cells if cell.get("module") == source and cell.get("status") == "error"), None)

@@ -18,7 +18,7 @@ from grader.parts.base import (
     compare_array, contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason,
     plain, problems_or_results, shape_of, small_table, trained_layers, unavailable,
 )
-from grader.parts.found import BestEffort
+from grader.parts.found import BestEffort, script_error
 
 # Check ids: the Part records and the judges both name them from here.
 ENCODE, ONE_HOT, MODEL_SHAPES, OWN_TRAINING, MODEL_TRAINS = "encode", "one_hot", "model_shapes", "own_training", "model_trains"
@@ -705,9 +705,7 @@ def _judge_found_model(request: dict[str, Any], model: dict[str, Any], ctx: Judg
     shapes = Verdict(MODEL_SHAPES, 1.0 if fits else 0.5,
                      M("found_shapes_ok" if fits else "found_shapes_other", where=where))
     own_word = prediction(model["own"])
-    error = error_of(model["own"]) or next((M("cell_raised", number=c["index"] + 1, ename=c.get("ename"),
-                                              evalue=str(c.get("evalue"))[:200]) for c in ctx.cells
-                                            if c.get("module") == model["source"] and c.get("status") == "error"), None)
+    error = error_of(model["own"]) or script_error(ctx.cells, model["source"])
     if model.get("reruns") is not None:  # the script itself, run again under the grader's calibrated seeds
         reruns = [prediction(run) for run in model["reruns"]]
         rerun_error = next((error_of(run) for run in model["reruns"] if error_of(run)), None)

@@ -19,7 +19,7 @@ from grader.parts.base import (
     contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason, plain, problems_or_results,
     shape_of, trained_layers, unavailable,
 )
-from grader.parts.found import BestEffort
+from grader.parts.found import BestEffort, script_error
 
 # Check ids: the Part records and the judges both name them from here.
 MAKE_DATA, MODEL_SHAPE, TRAINING, TRANSLATIONS = "make_data", "model_shape", "training", "translations"
@@ -628,8 +628,7 @@ def judge_found(request: dict[str, Any], observation: dict[str, Any], ctx: Judge
                                     expected=threshold, got=round(final, 5), plot=plot))
     translations = source.get("translations")
     if translations is None:
-        stopped = next((M("cell_raised", number=c["index"] + 1, ename=c.get("ename"), evalue=str(c.get("evalue"))[:200])
-                        for c in ctx.cells if c.get("module") == source["source"] and c.get("status") == "error"), None)
+        stopped = script_error(ctx.cells, source["source"])
         verdicts.append(Verdict(TRANSLATIONS, 0.0, M("found_no_translate", where=M("found_in", source=source["source"]),
                                                      error=M("suffix", text=stopped) if stopped else M("empty"))))
         return verdicts

@@ -108,7 +108,7 @@ def _student_notebook(job: dict[str, Any]) -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook()
     if job.get("scripts"):  # written without the contract: each file runs as a script does, on its own
         for module in job["modules"]:
-            cell = nbformat.v4.new_code_cell(_script_cell(module))
+            cell = nbformat.v4.new_code_cell(_script_cell(module, str(Path(job["workdir"]) / f"{module}.py")))
             cell.metadata["rnn_grader_module"] = f"{module}.py"
             notebook.cells.append(cell)
         return notebook
@@ -123,18 +123,19 @@ def _student_notebook(job: dict[str, Any]) -> nbformat.NotebookNode:
     return notebook
 
 
-def _script_cell(module: str) -> str:
+def _script_cell(module: str, path: str) -> str:
     """Run `module.py` as `python module.py` would (`__name__ == "__main__"`, top-level code and all) in a
     namespace of its own, kept for the evidence probes under grader.parts.found.SCRIPTS_KEY; its names are
-    then also copied into the kernel's namespace, as an imported module's are."""
+    then also copied into the kernel's namespace, as an imported module's are. Compiled under its full path
+    in the private folder: the integrity watcher knows the student's frames by it."""
     from grader.parts.found import SCRIPTS_KEY
 
-    return (f"_rnn_grader_scope = {{'__name__': '__main__', '__file__': {module + '.py'!r}, "
+    return (f"_rnn_grader_scope = {{'__name__': '__main__', '__file__': {path!r}, "
             f"'__builtins__': __builtins__}}\n"
             f"globals().setdefault({SCRIPTS_KEY!r}, {{}})[{module + '.py'!r}] = _rnn_grader_scope\n"
             f"try:\n"
-            f"    with open({module + '.py'!r}, encoding='utf-8', errors='replace') as _rnn_grader_file:\n"
-            f"        exec(compile(_rnn_grader_file.read(), {module + '.py'!r}, 'exec'), _rnn_grader_scope)\n"
+            f"    with open({path!r}, encoding='utf-8', errors='replace') as _rnn_grader_file:\n"
+            f"        exec(compile(_rnn_grader_file.read(), {path!r}, 'exec'), _rnn_grader_scope)\n"
             f"finally:\n"
             f"    globals().update({{k: v for k, v in _rnn_grader_scope.items() if not k.startswith('__')}})\n"
             f"    del _rnn_grader_scope")
