@@ -103,14 +103,15 @@ def signature_problem(entry: ContractName, obj: object) -> str | None:
 _CONTRACT_ONLY_VALUES = ("HELLO_VOCAB", "RNN_SHAPES")
 
 
-def defines_contract(sources: list[str], contract: tuple[ContractName, ...] = CONTRACT) -> bool:
-    """Whether any of the student's code defines a contract name *as the contract has it*, read without
-    running it. The tutorials this homework points to also have a `Seq2Seq` (taking no arguments) and a
-    `make_data(seq_data)`: a function or class counts only with at least the contract's leading parameters,
-    so such a script is still recognised as written without the contract (and run as a script)."""
+def contract_names_defined(sources: list[str], contract: tuple[ContractName, ...] = CONTRACT) -> set[str]:
+    """The contract names the student's code defines *as the contract has them*, read without running it
+    (each source parsed once). The tutorials this homework points to also have a `Seq2Seq` (taking no
+    arguments) and a `make_data(seq_data)`: a function or class counts only with at least the contract's
+    leading parameters, so such a script is still recognised as written without the contract."""
     import ast
 
     entries = {entry.name: entry for entry in contract}
+    defined: set[str] = set()
     for source in sources:
         try:
             tree = ast.parse(source)
@@ -122,15 +123,20 @@ def defines_contract(sources: list[str], contract: tuple[ContractName, ...] = CO
                 if entry.kind == "function" and isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     taken = len(node.args.posonlyargs) + len(node.args.args)
                     if node.args.vararg is not None or taken >= len(entry.parameters):
-                        return True
+                        defined.add(node.name)
                 elif entry.kind == "class" and isinstance(node, ast.ClassDef):
                     init = next((item for item in node.body if isinstance(item, ast.FunctionDef)
                                  and item.name == "__init__"), None)
                     taken = len(init.args.posonlyargs) + len(init.args.args) - 1 if init else 0
                     if init is not None and (init.args.vararg is not None or taken >= len(entry.parameters)):
-                        return True
+                        defined.add(node.name)
             elif isinstance(node, ast.Assign | ast.AnnAssign):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                if any(isinstance(t, ast.Name) and t.id in _CONTRACT_ONLY_VALUES for t in targets):
-                    return True
-    return False
+                defined.update(t.id for t in targets if isinstance(t, ast.Name) and t.id in _CONTRACT_ONLY_VALUES
+                               and t.id in entries)
+    return defined
+
+
+def defines_contract(sources: list[str]) -> bool:
+    """Whether any of the student's code is written to the contract (see contract_names_defined)."""
+    return bool(contract_names_defined(sources))

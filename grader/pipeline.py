@@ -26,7 +26,7 @@ from grader import __version__
 from grader import integrity
 from grader.answers import read_answers
 from grader.config import GradingConfig
-from grader.contract import CONTRACT, defines_contract
+from grader.contract import contract_names_defined
 from grader.messages import M, Msg, render
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
 from grader.results import CheckResult, Flag, PartResult, SubmissionResult
@@ -65,6 +65,7 @@ class LoadedSubmission:
     # `__main__` in its own namespace, and parts are graded from evidence (grader.parts.found)
     scripts: bool = False
     evidence_parts: tuple[str, ...] = ()  # parts none of whose contract names the code defines
+    code: list[tuple[str, str]] = field(default_factory=list)  # (where, code) of each cell or file, read once
 
 
 def load_reference(path: Path) -> ModuleType:
@@ -152,16 +153,16 @@ def read_submission(submission: Submission, config: GradingConfig) -> LoadedSubm
     written = {part.id: part.answer_names for part in config.all_parts if part.written}
     handout = set(config.assignment.handout_markdown) if config.assignment else set()
     loaded.answers = read_answers(cells, submission.answers_file, written, handout, loaded.answer_sources)
+    loaded.code = _code_sources(loaded)
     if any(part.found for part in config.all_parts):
-        sources = [source for _, source in code_sources(loaded)]
-        loaded.scripts = not defines_contract(sources)
-        loaded.evidence_parts = tuple(
-            part.id for part in config.all_parts if part.found is not None and (loaded.scripts or not defines_contract(
-                sources, tuple(entry for entry in CONTRACT if entry.name in part.found.names))))
+        defined = contract_names_defined([source for _, source in loaded.code])
+        loaded.scripts = not defined
+        loaded.evidence_parts = tuple(part.id for part in config.all_parts if part.found is not None
+                                      and not defined & set(part.found.names))
     return loaded
 
 
-def code_sources(loaded: LoadedSubmission) -> list[tuple[str, str]]:
+def _code_sources(loaded: LoadedSubmission) -> list[tuple[str, str]]:
     """(where, code) for each code cell or module file, read as text (never run here)."""
     if loaded.notebook is not None:
         return [(f"cell {index + 1}", cell.source) for index, cell in enumerate(loaded.notebook.cells)
@@ -179,7 +180,7 @@ def code_sources(loaded: LoadedSubmission) -> list[tuple[str, str]]:
 def static_findings(loaded: LoadedSubmission) -> list[integrity.Finding]:
     """Read the student's code (never run it here) for reaching outside the sandbox."""
     submission = loaded.submission
-    found = integrity.read_code(code_sources(loaded))
+    found = integrity.read_code(loaded.code)
     root = submission.root if submission.root.is_dir() else submission.root.parent
     for name, target in submission.links:
         resolved = (root / name).parent.joinpath(target).resolve() if not target.startswith("/") else Path(target)
@@ -346,7 +347,7 @@ def written_without_contract(part: Part, record: ExecutionRecord | None) -> bool
 def cells_with_sources(loaded: LoadedSubmission, record: ExecutionRecord) -> list[dict[str, Any]]:
     """The cells as they ran, each with its whole code as the student wrote it (`full_source`): a script's
     cell runs the file through a wrapper, and records keep only the first 2,000 characters."""
-    by_module = dict(code_sources(loaded)) if loaded.notebook is None else {}
+    by_module = dict(loaded.code) if loaded.notebook is None else {}
     notebook_cells = loaded.notebook.cells if loaded.notebook is not None else []
     cells = []
     for cell in record.cells:
@@ -470,6 +471,7 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
         result.error_i18n = record.fatal_message.to_json()
     reference = load_reference(config.reference_path)
     interference = list(record.interference)  # what the parent refused or found disagreeing
+    evidence_cells: list[dict[str, Any]] | None = None
     for part in parts:
         ctx = JudgeContext(settings=config.parts[part.id].model_dump(), reference=reference,
                            answers=loaded.answers, cell_errors=errors, rubric=config.rubric,
@@ -477,7 +479,9 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
         stage[0] = f"judge part {part.id} of"
         graded_as = "contract"
         if written_without_contract(part, record):
-            ctx.cells = cells_with_sources(loaded, record)
+            if evidence_cells is None:  # once per submission, for the parts that need it
+                evidence_cells = cells_with_sources(loaded, record)
+            ctx.cells = evidence_cells
             verdicts, graded_as = judge_from_evidence(part, requests[part.id], record, ctx, loaded.scripts)
         else:
             verdicts = judge_part(part, requests.get(part.id), record, ctx)

@@ -9,7 +9,7 @@ import textwrap
 import nbformat
 import pytest
 
-from grader.contract import defines_contract
+from grader.contract import contract_names_defined, defines_contract
 from grader.grade import main as grade
 from grader.parts.found import nothing_on_contract, printed_in_order, printed_numbers
 
@@ -96,6 +96,9 @@ def test_the_contract_is_recognised_by_its_parameters_not_its_names():
     assert defines_contract(["class Seq2Seq:\n    def __init__(self, n_class, n_hidden):\n        pass\n"])
     assert defines_contract(["HELLO_VOCAB = ['e', 'h', 'l', 'o']\n"])
     assert not defines_contract(["%matplotlib inline\nx = (", "print('no contract here')"])
+    # per name, so a part's evidence is not switched off by another part's contract name
+    assert contract_names_defined(["HELLO_VOCAB = list('ehlo')\ndef translate(model, word, device): pass\n"]) \
+        == {"HELLO_VOCAB", "translate"}
 
 
 def test_evidence_helpers():

@@ -57,6 +57,17 @@ class JudgeContext:
 
 
 @dataclass(frozen=True)
+class BestEffort:
+    """A part's evidence probe and its judge, for code written without the contract (grader.parts.found).
+    The probe runs with the part's own request; the judge returns no verdicts when it found nothing of the
+    part at all (the part is then "not attempted")."""
+    probe: str
+    judge: Callable[[dict[str, Any], dict[str, Any], "JudgeContext"], list[Verdict]]
+    validate: Callable[[dict[str, Any], Any], Optional[Msg]]
+    names: tuple[str, ...]  # the contract names of this part: evidence is gathered only where none is defined
+
+
+@dataclass(frozen=True)
 class Part:
     id: str
     title: str
@@ -71,8 +82,7 @@ class Part:
     validate: Optional[Callable[[dict[str, Any], Any], Optional[Msg]]] = None
     # how a written part is titled when students drop its number ("心得体会"): a regex, for grader.answers
     answer_names: str = ""
-    # best-effort grading for code written without the contract (grader.parts.found.BestEffort)
-    found: Any = None
+    found: Optional[BestEffort] = None  # best-effort grading for code written without the contract
 
     @property
     def titles(self) -> dict[str, str]:

@@ -13,25 +13,13 @@ Kernel-side helpers first (they run beside student code and decide nothing), the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from grader.messages import M, Msg
-from grader.parts.base import Verdict
 
 SCRIPTS_KEY = "__rnn_grader_scripts__"  # {file name: that script's namespace}, set by the worker's cells
 MAX_SOURCES = 20
 MAX_FOUND = 8  # candidates of one kind per source: a script with 500 models is not graded by trying all
-
-
-@dataclass(frozen=True)
-class BestEffort:
-    """A part's evidence probe and its judge. The probe runs with the part's own request; the judge returns
-    no verdicts when it found nothing of the part at all (the part is then "not attempted")."""
-    probe: str
-    judge: Callable[[dict[str, Any], dict[str, Any], Any], list[Verdict]]
-    validate: Callable[[dict[str, Any], Any], Optional[Msg]]
-    names: tuple[str, ...]  # the contract names of this part: evidence is gathered only where none is defined
 
 
 # ---- in the kernel -----------------------------------------------------------------------------------

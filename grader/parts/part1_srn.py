@@ -10,11 +10,11 @@ from pydantic import Field, StrictFloat, StrictInt, StrictStr
 
 from grader.messages import M, Msg
 from grader.parts.base import (
+    BestEffort,
     Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array, contract_lookup,
     count_mismatch, error_of, fraction_message, invalid, missing_reason, problems_or_results, rounded, shape_of,
     small_table, decode_state, unavailable,
 )
-from grader.parts.found import BestEffort
 
 # Check ids: the Part records and the judges both name them from here.
 FIXED, HIDDEN, INIT, RANDOM, SHAPES = "fixed_example", "hidden_cases", "initialisation", "random_weights", "shapes"
@@ -445,7 +445,7 @@ def probe_found_numpy(namespace: dict[str, Any], request: dict[str, Any]) -> dic
                              np.tanh if case["activation"] == "tanh" else None][: form - 4]
                     return describe(np.asarray(call(function, *arrays, *extra, label=name)))
                 first = observe(lambda: run(request["cases"][0]))
-                if shape_of(first.get("value")) is not None and len(shape_of(first["value"]) or ()) == 2:
+                if len(shape_of(first.get("value")) or ()) == 2:
                     found.append({"source": source, "name": name[:100], "form": form,
                                   "cases": [first, *[observe(lambda c=c: run(c)) for c in request["cases"][1:]]]})
                     break
@@ -523,6 +523,19 @@ def _printed_match(ctx: JudgeContext, expected: list[np.ndarray], belongs: Calla
     return False, names
 
 
+def _printed_verdicts(ctx: JudgeContext, expected: list[np.ndarray], belongs: Callable[[str], bool],
+                      checks: tuple[str, ...], attempted: bool = False) -> list[Verdict]:
+    """The weakest evidence: the example's outputs among what this part's scripts printed (half credit on
+    every check, said so); none when no script of this part exists and nothing else was found."""
+    printed, names = _printed_match(ctx, expected, belongs)
+    if not names and not attempted:
+        return []  # nothing of this part: not attempted
+    where = ", ".join(names) or "-"
+    if printed:
+        return [Verdict(check, 0.5, M("found_printed_only", where=where)) for check in checks]
+    return [Verdict(check, 0.0, M("found_printed_wrong", where=where)) for check in checks]
+
+
 def _is_part1_numpy(activation: Optional[str]) -> Callable[[str], bool]:
     def belongs(source: str) -> bool:
         if "RNNCell" in source or RNN_CALL.search(source) or "ohlol" in source or "Seq2Seq" in source:
@@ -551,13 +564,8 @@ def judge_found_numpy(request: dict[str, Any], observation: dict[str, Any], ctx:
                 verdicts.append(Verdict(HIDDEN, fraction, M("found_run_by_grader", where=where, message=message),
                                         hidden=True))
             return verdicts
-    printed, names = _printed_match(ctx, _example_outputs(ctx, activation), _is_part1_numpy(activation))
-    if not names and not observation["functions"]:
-        return []  # nothing of this part: not attempted
-    where = ", ".join(names) or "-"
-    if printed:
-        return [Verdict(check, 0.5, M("found_printed_only", where=where)) for check in NUMPY_CHECKS]
-    return [Verdict(check, 0.0, M("found_printed_wrong", where=where)) for check in NUMPY_CHECKS]
+    return _printed_verdicts(ctx, _example_outputs(ctx, activation), _is_part1_numpy(activation), NUMPY_CHECKS,
+                             attempted=bool(observation["functions"]))
 
 
 def _forward_in_parent(core: dict[str, np.ndarray], linear: dict[str, np.ndarray], h0: np.ndarray) -> Optional[np.ndarray]:
@@ -598,9 +606,9 @@ def _judge_found_modules(observation: dict[str, Any], ctx: JudgeContext, kind: s
         linear_name, _, linear = kinds["Linear"]
         outputs = [_forward_in_parent(arrays, linear, np.full((2,), h0)) for h0 in (0.0, 1.0)]
         where = M("found_modules", core=name, linear=linear_name, source=source, kind=kind)
-        weights = [a for n, a in {**arrays, **{f"linear.{k}": v for k, v in linear.items()}}.items() if "weight" in n]
-        biases = [a for n, a in {**arrays, **{f"linear.{k}": v for k, v in linear.items()}}.items() if "bias" in n]
-        init_ok = all(np.all(w == 1.0) for w in weights) and all(np.all(b == 0.0) for b in biases)
+        parameters = [*arrays.items(), *linear.items()]
+        init_ok = all(np.all(a == 1.0) for n, a in parameters if "weight" in n) and \
+            all(np.all(a == 0.0) for n, a in parameters if "bias" in n)
         fixed_ok = any(o is not None and any(np.allclose(o, e, atol=ATOL) for e in expected) for o in outputs)
         got = next((o for o in outputs if o is not None), None)
         verdicts = [Verdict(INIT, 1.0 if init_ok else 0.0, M("found_init_ok" if init_ok else "found_init_wrong",
@@ -612,13 +620,7 @@ def _judge_found_modules(observation: dict[str, Any], ctx: JudgeContext, kind: s
         fraction = 0.5 if fixed_ok else 0.0
         verdicts += [Verdict(check, fraction, M("found_no_function", where=where)) for check in (RANDOM, SHAPES)]
         return verdicts
-    printed, names = _printed_match(ctx, expected, lambda text: belongs(text) and not_other(text))
-    if not names:
-        return []
-    where = ", ".join(names)
-    if printed:
-        return [Verdict(check, 0.5, M("found_printed_only", where=where)) for check in MODULE_CHECKS]
-    return [Verdict(check, 0.0, M("found_printed_wrong", where=where)) for check in MODULE_CHECKS]
+    return _printed_verdicts(ctx, expected, lambda text: belongs(text) and not_other(text), MODULE_CHECKS)
 
 
 def judge_found_cell(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:

@@ -14,11 +14,12 @@ from pydantic import Field
 
 from grader.messages import M, Msg, render
 from grader.parts.base import (
+    BestEffort,
     Described, Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, as_array,
     compare_array, contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason,
     plain, problems_or_results, shape_of, small_table, trained_layers, unavailable,
 )
-from grader.parts.found import BestEffort, script_error
+from grader.parts.found import script_error
 
 # Check ids: the Part records and the judges both name them from here.
 ENCODE, ONE_HOT, MODEL_SHAPES, OWN_TRAINING, MODEL_TRAINS = "encode", "one_hot", "model_shapes", "own_training", "model_trains"

@@ -15,11 +15,12 @@ from pydantic import Field
 
 from grader.messages import M, Msg, render
 from grader.parts.base import (
+    BestEffort,
     Failure, JudgeContext, ModelState, Observed, Part, PlanContext, Problems, Strict, Verdict, compare_array,
     contract_lookup, count_mismatch, error_of, invalid, layer_arrays, missing_reason, plain, problems_or_results,
     shape_of, trained_layers, unavailable,
 )
-from grader.parts.found import BestEffort, script_error
+from grader.parts.found import script_error
 
 # Check ids: the Part records and the judges both name them from here.
 MAKE_DATA, MODEL_SHAPE, TRAINING, TRANSLATIONS = "make_data", "model_shape", "training", "translations"
@@ -305,22 +306,19 @@ class ContractModel:
                 decoder_input = torch.cat([decoder_input, eye[[position[letter]]].unsqueeze(0)], dim=1)
         return "".join(letters).replace("?", "")
 
+    def translate_all_at_once(self, word: str, n_step: int = 5) -> str:
+        """The tutorials' decoding: the word padded to n_step (no end mark) into the encoder, 'S' and padding
+        into the decoder in one pass, letters up to the first 'E'."""
+        import torch
 
-def _all_at_once(model: "ContractModel", word: str, n_step: int = 5) -> str:
-    """The tutorials' decoding: the word padded to n_step (no end mark) into the encoder, 'S' and padding into
-    the decoder in one pass, letters up to the first 'E'."""
-    import torch
-
-    eye = torch.eye(len(LETTERS))
-    position = {c: i for i, c in enumerate(LETTERS)}
-    enc = eye[[position[c] for c in word.ljust(n_step, "?")[:n_step]]].unsqueeze(0)
-    dec = eye[[position[c] for c in "S" + "?" * n_step]].unsqueeze(0)
-    with torch.no_grad():
-        letters = [LETTERS[int(i)] for i in model(enc, torch.zeros(1, 1, model.n_hidden), dec)[:, 0].argmax(dim=1)]
-    return "".join(letters[:letters.index("E")] if "E" in letters else letters).replace("?", "")
-
-
-ContractModel.translate_all_at_once = _all_at_once  # type: ignore[attr-defined]
+        eye = torch.eye(len(LETTERS))
+        position = {c: i for i, c in enumerate(LETTERS)}
+        enc = eye[[position[c] for c in word.ljust(n_step, "?")[:n_step]]].unsqueeze(0)
+        dec = eye[[position[c] for c in "S" + "?" * n_step]].unsqueeze(0)
+        with torch.no_grad():
+            logits = self(enc, torch.zeros(1, 1, self.n_hidden), dec)
+        letters = [LETTERS[int(i)] for i in logits[:, 0].argmax(dim=1)]
+        return "".join(letters[:letters.index("E")] if "E" in letters else letters).replace("?", "")
 
 
 def _constant_problems(constants: dict[str, Any]) -> list[Msg]:
