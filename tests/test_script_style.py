@@ -163,3 +163,16 @@ def test_evidence_parts_are_pending_review_in_the_exports_and_explained_on_the_p
         assert {("scripter", "2.1"), ("scripter", "1.1")} <= {(r["student"], r["part"]) for r in csv.DictReader(handle)}
     page = (out / "students" / "scripter.html").read_text(encoding="utf-8")
     assert "Graded without the contract" in page and "Not attempted" in page
+
+
+def test_evidence_that_leaves_out_a_scripts_reruns_is_refused():
+    from grader.messages import render
+    from grader.parts.part2_hello import validate_found
+
+    failed = {"error": "RuntimeError: x"}
+    model = {"source": "hello.py", "name": "net", "kind": "cell", "own": failed, "standard": [failed, failed]}
+    request = {"seeds": [2, 6]}
+    problem = validate_found(request, {"data": [], "models": [model]})
+    assert problem is not None and "reruns" in render(problem)  # judged on its first run alone: refused
+    assert validate_found(request, {"data": [], "models": [{**model, "reruns": [failed, failed]}]}) is None
+    assert validate_found(request, {"data": [], "models": [{**model, "source": "notebook"}]}) is None

@@ -646,6 +646,8 @@ def validate_found(request: dict[str, Any], observation: Any) -> Optional[Msg]:
     if problem:
         return problem
     for model in observation["models"]:
+        if model["source"].endswith(".py") and model.get("reruns") is None:  # a script is always run again
+            return M("observation_invalid", where="models.reruns", problem="missing")
         problem = count_mismatch("training seeds", len(request["seeds"]), model["standard"]) or (
             count_mismatch("reruns", len(request["seeds"]), model["reruns"]) if model.get("reruns") is not None
             else None)
@@ -697,10 +699,18 @@ def _judge_found_model(request: dict[str, Any], model: dict[str, Any], ctx: Judg
     settings = ctx.settings.get("training", {})
     needed = min(int(settings.get("min_passing_seeds", 3)), len(request["seeds"]))
 
+    in_process = False
+
     def prediction(observed: dict[str, Any]) -> Optional[str]:
+        """The parent's own prediction from the weights; the process's claim only for other architectures."""
+        nonlocal in_process
         if "value" not in observed:
             return None
-        return evaluate_trained(kind, observed["value"], SOURCE) or observed["value"]["claimed"]
+        evaluated = evaluate_trained(kind, observed["value"], SOURCE)
+        if evaluated is None:
+            in_process = True
+            return observed["value"]["claimed"]
+        return evaluated
 
     fits = "value" in model["own"] and _contract_layer(model["own"]["value"]["state"], kind) is not None
     shapes = Verdict(MODEL_SHAPES, 1.0 if fits else 0.5,
@@ -727,6 +737,9 @@ def _judge_found_model(request: dict[str, Any], model: dict[str, Any], ctx: Judg
                      M("found_trains", where=where, passed=passed, total=len(words), needed=needed,
                        epochs=request["epochs"], target=TARGET),
                      expected=TARGET, got=", ".join(f"seed {s}: {w}" for s, w in zip(request["seeds"], words)))
+    if in_process:  # said as the contract's judge says it: the grader could not evaluate these weights itself
+        own, trains = (Verdict(v.check, v.fraction, M("verified_in_process", message=v.message), v.expected, v.got,
+                               v.hidden, v.plot) for v in (own, trains))
     return [shapes, own, trains]
 
 
