@@ -110,12 +110,13 @@ def contract_names_defined(sources: list[str], contract: tuple[ContractName, ...
     leading parameters, so such a script is still recognised as written without the contract."""
     import ast
 
+    from grader import pysource
+
     entries = {entry.name: entry for entry in contract}
     defined: set[str] = set()
     for source in sources:
-        try:
-            tree = ast.parse(source)
-        except (SyntaxError, ValueError):
+        tree = pysource.parse(source)
+        if tree is None:
             continue  # a cell with magics or broken code: the other cells decide
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and node.name in entries:

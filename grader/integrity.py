@@ -19,6 +19,8 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
+from grader import pysource
+
 CATEGORIES = ("files", "network", "processes", "monkeypatch", "interpreter", "checks")
 MAX_FINDINGS = 40
 
@@ -179,9 +181,8 @@ def read_code(sources: Iterable[tuple[str, str]]) -> list[Finding]:
     """Static findings for (where, source) pairs: notebook cells or module files."""
     found: list[Finding] = []
     for where, source in sources:
-        try:
-            tree = ast.parse(_to_python(source))
-        except (SyntaxError, ValueError):
+        tree = pysource.parse(_to_python(source))
+        if tree is None:
             continue  # it fails when it runs, and the report says so there
         reader = _Reader(where)
         reader.visit(tree)

@@ -176,3 +176,12 @@ def test_evidence_that_leaves_out_a_scripts_reruns_is_refused():
     assert problem is not None and "reruns" in render(problem)  # judged on its first run alone: refused
     assert validate_found(request, {"data": [], "models": [{**model, "reruns": [failed, failed]}]}) is None
     assert validate_found(request, {"data": [], "models": [{**model, "source": "notebook"}]}) is None
+
+
+def test_code_too_deeply_nested_to_parse_is_skipped_not_fatal():
+    from grader import integrity
+
+    deep = "x = " + "-" * 200_000 + "1"  # the parser gives up (MemoryError on 3.11): no grader failure
+    assert contract_names_defined([deep, "def srn_numpy(inputs, W, U, V, h0, activation): pass\n"]) == {"srn_numpy"}
+    assert integrity.read_code([("deep.py", deep)]) == []
+
