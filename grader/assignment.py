@@ -8,6 +8,9 @@
     reference = "../../reference/rnn_basics.py"
     handout = "homework.ipynb"        # its markdown is never mistaken for a student's answer
 
+A student kit's folder (``grader.kit``) names ``expectations = "expectations.json"`` instead of a reference:
+the reference's answers recorded for the public requests, and nothing from which to grade hidden cases.
+
 The parts package runs on both sides of the sandbox (judges in the grader, probes in the student's kernel),
 so ``import_path`` must not lie inside the assignment folder, which holds the hidden seed and is hidden
 from student code.
@@ -43,7 +46,8 @@ class Manifest(BaseModel):
     title_zh: str = ""
     parts: str = Field(pattern=r"^[A-Za-z_][\w.]*$")
     import_path: str = ""
-    reference: str
+    reference: str = ""
+    expectations: str = ""  # a student kit's recorded answers, in place of the reference
     handout: str = ""
 
 
@@ -53,10 +57,16 @@ class Assignment:
     title: str
     title_zh: str
     parts: tuple[Part, ...]
-    reference_path: Path
+    reference_path: Optional[Path]  # None in a student kit
     handout_path: Optional[Path]
     import_paths: tuple[Path, ...]  # where the parts package is imported from, kept visible in the sandbox
     source_files: tuple[Path, ...] = ()  # the parts package's Python files (hashed into the cache key)
+    expectations_path: Optional[Path] = None  # a student kit: the reference's answers to the public requests
+
+    @property
+    def is_kit(self) -> bool:
+        """A student kit grades public checks only: it has no reference and no hidden seed."""
+        return self.reference_path is None
 
     @property
     def part_ids(self) -> tuple[str, ...]:
@@ -80,7 +90,7 @@ class Assignment:
         """sha256 of the reference, every file of the folder and the parts package's source, read once per
         load (the cache key: an edited reference or handout never serves stale verdicts)."""
         digest = hashlib.sha256()
-        for path in [self.reference_path, *sorted(p for p in self.folder.rglob("*") if p.is_file()),
+        for path in [*filter(None, [self.reference_path]), *sorted(p for p in self.folder.rglob("*") if p.is_file()),
                      *self.source_files]:
             digest.update(str(path).encode())
             try:
@@ -138,11 +148,16 @@ def load_assignment(folder: Path) -> Assignment:
     ids = [part.id for part in parts]
     if len(ids) != len(set(ids)):
         raise AssignmentError(f"{path}: part ids repeat: {ids}")
-    reference = (folder / manifest.reference).resolve()
-    if not reference.is_file():
+    if bool(manifest.reference) == bool(manifest.expectations):
+        raise AssignmentError(f"{path}: name either a reference solution or (a student kit) recorded expectations")
+    reference = (folder / manifest.reference).resolve() if manifest.reference else None
+    if reference is not None and not reference.is_file():
         raise AssignmentError(f"{path}: reference {reference} is not a file")
+    expectations = (folder / manifest.expectations).resolve() if manifest.expectations else None
+    if expectations is not None and not expectations.is_file():
+        raise AssignmentError(f"{path}: expectations {expectations} is not a file")
     handout = (folder / manifest.handout).resolve() if manifest.handout else None
     package_dir = Path(package.__file__ or "").parent
     sources = tuple(sorted(package_dir.rglob("*.py"))) if package.__file__ else ()
     return Assignment(folder.resolve(), manifest.title, manifest.title_zh, parts, reference, handout, import_paths,
-                      sources)
+                      sources, expectations)

@@ -93,10 +93,13 @@ def cli() -> None:
 @click.option("--sandbox", type=click.Choice(["auto", "strict", "basic"]), default="auto", show_default=True,
               help="strict: refuse to grade where namespaces and capability dropping are not available; "
                    "basic: limits and timeouts only, no namespaces (for debugging and benchmarks).")
+@click.option("--public-only", is_flag=True,
+              help="Public checks only, scored as shares of them: what a student kit (`grade kit`) grades.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: str, timeout: float | None,
                 only: str | None, assignment: Path, lang: str, rerun: bool, ci: str | None,
-                gradescope: Path | None, fail_under: float | None, sandbox: str, quiet: bool) -> None:
+                gradescope: Path | None, fail_under: float | None, sandbox: str, public_only: bool,
+                quiet: bool) -> None:
     """Grade every submission in PATHS (class folders, student folders or single files)."""
     from grader.ci.github import in_github_actions
     from grader.grade import SandboxUnavailable, main
@@ -109,7 +112,7 @@ def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: st
     with _usage_errors("grade", SandboxUnavailable):
         batch = main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
                      assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet, github=github,
-                     gradescope=gradescope, sandbox=sandbox)
+                     gradescope=gradescope, sandbox=sandbox, public_only=public_only)
     if fail_under is not None:
         low = [r for r in batch.results if r.max_score and 100 * r.score / r.max_score < fail_under]
         if low:
@@ -180,7 +183,25 @@ def gradescope_zip_command(target: Path) -> None:
     """Build the autograder zip to upload to Gradescope (setup.sh, run_autograder, the grader)."""
     from grader.ci.gradescope import build_autograder_zip
 
-    click.echo(f"wrote {build_autograder_zip(target)}")
+    with _usage_errors("grade gradescope-zip"):
+        click.echo(f"wrote {build_autograder_zip(target)}")
+
+
+@cli.command("kit")
+@click.argument("out", type=click.Path(path_type=Path, file_okay=False), default=Path("kit"))
+@click.option("--assignment", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              default=DEFAULT_ASSIGNMENT, show_default=False, help="Assignment folder holding grading.toml.")
+def kit_command(out: Path, assignment: Path) -> None:
+    """Build the student kit in OUT: a wheel for self-checks and push grading, without the reference solution,
+    the hidden seed or the rubric, and the template repository that installs it."""
+    from grader.kit import KitRefused, main
+
+    with _usage_errors("grade kit", KitRefused):
+        kit = main(out=out, assignment=assignment)
+    click.echo(f"wrote {kit.wheel} ({len(kit.files)} files; expected values recorded for the public checks of "
+               f"part(s) {', '.join(kit.public_parts)}); scanned: no reference code, no hidden seed")
+    if kit.template:
+        click.echo(f"template repository with the kit: {kit.template} (push it as the Classroom template)")
 
 
 @cli.command("history")

@@ -14,7 +14,9 @@ from grader.keypoints import RubricPart
 from grader.parts.base import Part
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_ASSIGNMENT = REPO_ROOT / "assignments" / "rnn-basics"
+# a student kit (grader.kit) carries its own assignment folder; the full grader's lives in the repository
+KIT_ASSIGNMENT = Path(__file__).resolve().parent / "kit_data" / "assignment"
+DEFAULT_ASSIGNMENT = KIT_ASSIGNMENT if KIT_ASSIGNMENT.is_dir() else REPO_ROOT / "assignments" / "rnn-basics"
 DEFAULT_REFERENCE = REPO_ROOT / "reference" / "rnn_basics.py"
 
 
@@ -77,8 +79,12 @@ class GradingConfig(BaseModel):
         return self.assignment.parts if self.assignment else ()
 
     @property
-    def reference_path(self) -> Path:
+    def reference_path(self) -> Optional[Path]:  # None in a student kit
         return self.assignment.reference_path if self.assignment else DEFAULT_REFERENCE
+
+    @property
+    def is_kit(self) -> bool:
+        return bool(self.assignment and self.assignment.is_kit)
 
     @property
     def assignment_dir(self) -> Path:  # holds the hidden seed: never visible to student code

@@ -14,10 +14,10 @@ import re
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable, Optional
 
 import nbformat
 import numpy as np
@@ -27,6 +27,7 @@ from grader import integrity
 from grader.answers import read_answers
 from grader.config import GradingConfig
 from grader.contract import contract_names_defined
+from grader.expected import Recorded, computed
 from grader.messages import M, Msg, render
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
 from grader.results import CheckResult, Flag, PartResult, SubmissionResult
@@ -35,6 +36,7 @@ from grader.submissions import Submission
 
 _reference_lock = threading.Lock()
 _reference_cache: dict[Path, ModuleType] = {}
+_recorded_cache: dict[Path, Recorded] = {}
 
 
 @dataclass
@@ -78,6 +80,23 @@ def load_reference(path: Path) -> ModuleType:
             spec.loader.exec_module(module)
             _reference_cache[path] = module
         return _reference_cache[path]
+
+
+Answers = Callable[[Part, Optional[dict[str, Any]]], Any]
+
+
+def expected_answers(config: GradingConfig) -> Answers:
+    """Where the judges' expected values come from (``ctx.expected``): computed from the reference here, or,
+    in a student kit, its recording for the public requests (grader.expected)."""
+    if config.reference_path is None:
+        path = config.assignment.expectations_path if config.assignment else None
+        if path is None:
+            raise ValueError("the assignment has neither a reference nor recorded expectations")
+        with _reference_lock:
+            recorded = _recorded_cache.setdefault(path, Recorded(path))
+        return recorded.answers
+    reference = load_reference(config.reference_path)
+    return lambda part, request: computed(part, request, reference)
 
 
 # ---- step 1: read -----------------------------------------------------------------------------------
@@ -194,9 +213,10 @@ def static_findings(loaded: LoadedSubmission) -> list[integrity.Finding]:
 def hidden_rng(config: GradingConfig, student: str, part_id: str, public: bool = False) -> np.random.Generator:
     """Hidden inputs differ per student and part, and are the same every time that student is graded.
 
-    A self-check draws from a public seed instead, so it never shows a student the real hidden inputs."""
-    secret = "public-self-check" if public else config.seeds.hidden
-    digest = hashlib.sha256(f"{secret}:{student}:{part_id}".encode()).digest()
+    Public checks (a self-check, a student kit) draw from a public seed, the same for every student: they
+    never show the real hidden inputs, and a kit can hold the reference's answers to exactly these requests."""
+    key = f"public-self-check:{part_id}" if public else f"{config.seeds.hidden}:{student}:{part_id}"
+    digest = hashlib.sha256(key.encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
@@ -232,7 +252,8 @@ def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: di
     return execute(
         root=loaded.submission.root, kind=loaded.submission.kind, notebook=loaded.notebook, scripts=loaded.scripts,
         modules=[p.stem for p in loaded.submission.modules], probes=probes, seed=config.seeds.student,
-        hidden=(config.reference_path.parent, config.assignment_dir, *options.hidden_paths,
+        hidden=(*([config.reference_path.parent] if config.reference_path else []), config.assignment_dir,
+                *options.hidden_paths,
                 loaded.submission.root.resolve().parent), isolate=options.isolate,
         import_paths=config.assignment.import_paths if config.assignment else (),
         limits=ExecutionLimits(
@@ -396,13 +417,20 @@ def score_part(part: Part, verdicts: list[Verdict], config: GradingConfig, secon
     checks = []
     for check in part.checks:  # every configured check appears, even if a judge forgot one
         verdict = by_check.get(check) or Verdict(check, 0.0, missing, hidden=public_only)
+        worth = points[check]
+        if public_only and (verdict.hidden or verdict.shows == "rubric"):
+            # public checks only (a self-check, a student kit): what is not checked here is worth nothing here,
+            # so the score reads as a share of the public checks; written answers are a person's to grade
+            worth = 0.0
+            if verdict.shows == "rubric":
+                verdict = Verdict(check, 0.0, M("self_check_written"))
         fraction = min(1.0, max(0.0, float(verdict.fraction)))
-        checks.append(CheckResult(check, fraction >= 0.999, round(fraction * points[check], 2), points[check],
+        checks.append(CheckResult(check, fraction >= 0.999, round(fraction * worth, 2), worth,
                                   render(verdict.message), verdict.expected, verdict.got, verdict.hidden, verdict.plot,
                                   verdict.message.to_json() if isinstance(verdict.message, Msg) else None,
                                   verdict.shows))
     return PartResult(part.id, part.titles, round(sum(c.score for c in checks), 2),
-                      config.part_points(part.id), part.written or graded_as == "without_contract", checks,
+                      sum(c.max_score for c in checks), part.written or graded_as == "without_contract", checks,
                       round(seconds, 3), graded_as=graded_as)
 
 
@@ -426,6 +454,8 @@ def failed_result(submission: Submission, config: GradingConfig, options: GradeO
 def grade_submission(submission: Submission, config: GradingConfig, options: GradeOptions,
                      content_hash: str | None = None) -> SubmissionResult:
     """Grade one submission; whatever goes wrong in any step becomes this student's error result."""
+    if config.is_kit and not options.public_only:  # no reference, no hidden seed: public checks only
+        options = replace(options, public_only=True)
     stage = ["read"]
     try:
         return _grade_steps(submission, config, options, content_hash, stage)
@@ -469,13 +499,13 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
     if record.fatal_message and not record.cells:  # nothing of the student's ran: an error, not a grade
         result.status, result.error = "error", render(record.fatal_message)
         result.error_i18n = record.fatal_message.to_json()
-    reference = load_reference(config.reference_path)
+    answers = expected_answers(config)
     interference = list(record.interference)  # what the parent refused or found disagreeing
     evidence_cells: list[dict[str, Any]] | None = None
     for part in parts:
-        ctx = JudgeContext(settings=config.parts[part.id].model_dump(), reference=reference,
-                           answers=loaded.answers, cell_errors=errors, rubric=config.rubric,
-                           answer_sources=loaded.answer_sources)
+        stage[0] = f"look up the expected values of part {part.id} for"
+        ctx = JudgeContext(settings=config.parts[part.id].model_dump(), expected=answers(part, requests.get(part.id)), answers=loaded.answers,
+                           cell_errors=errors, rubric=config.rubric, answer_sources=loaded.answer_sources)
         stage[0] = f"judge part {part.id} of"
         graded_as = "contract"
         if written_without_contract(part, record):
@@ -498,5 +528,6 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
     if result.integrity:
         result.flags.append(Flag("integrity_notes", {"count": len(result.integrity)}))
     result.score = round(sum(p.score for p in result.parts), 2)
+    result.max_score = round(sum(p.max_score for p in result.parts), 2)
     result.elapsed_s = round(time.perf_counter() - started, 3)
     return result

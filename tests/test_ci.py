@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,7 +20,6 @@ from grader.config import load_config
 from grader.pipeline import GradeOptions, plan_probes
 from grader.parts import ALL_PARTS
 
-TEMPLATE = REPO / "assignments" / "rnn-basics" / "template-repo"
 GRADE = Path(sys.executable).with_name("grade")
 
 
@@ -33,6 +30,7 @@ def test_self_check_plans_no_hidden_case_and_other_inputs_than_grading():
     assert not any(case["hidden"] for case in public["1.1"]["cases"])
     assert any(case["hidden"] for case in graded["1.1"]["cases"])
     assert public["1.3"]["cases"][0]["cell"] != graded["1.3"]["cases"][0]["cell"]  # public seed, not the secret
+    assert public == plan_probes("lee", list(ALL_PARTS), config, GradeOptions(public_only=True))  # anyone's
     assert len(public["2.1"]["encode_words"]) == 2 and len(public["3"]["data_cases"]) == 1
 
 
@@ -48,45 +46,6 @@ def test_self_check_reports_what_to_fix_without_expected_values():
     assert "Hidden cases run only when your instructor grades" in text and "graded by a person" in text
     assert "hidden_cases" not in text and "Expected" not in text
     assert outcome.result.parts[0].checks[1].hidden  # 1.1's hidden cases were not run
-
-
-def _workflow_grade_command() -> str:
-    text = (TEMPLATE / ".github" / "workflows" / "classroom.yml").read_text(encoding="utf-8")
-    commands = re.findall(r"^\s+run: (grade .+)$", text, flags=re.M)
-    assert len(commands) == 1, commands
-    return commands[0]
-
-
-@pytest.mark.slow
-def test_classroom_workflow_grade_step_writes_summary_and_result(tmp_path):
-    repo = tmp_path / "student-repo"
-    shutil.copytree(TEMPLATE, repo)
-    notebook = json.loads((EXAMPLES / "carol" / "homework.ipynb").read_text(encoding="utf-8"))
-    notebook["cells"].insert(2, {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
-                                 "source": "print('::notice title=Autograder::Points 100/100')", "id": "forged"})
-    (repo / "homework.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
-    summary, output = tmp_path / "summary.md", tmp_path / "output"
-    env = {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output),
-           "PATH": f"{GRADE.parent}{os.pathsep}{os.environ['PATH']}"}
-    completed = subprocess.run(["bash", "-c", _workflow_grade_command()], cwd=repo, env=env, capture_output=True,
-                               text=True, timeout=600)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    lines = completed.stdout.strip().splitlines()
-    start = re.fullmatch(r"::stop-commands::([0-9a-f]{32})", lines[0])
-    assert start and lines[-1] == f"::{start.group(1)}::"
-    assert not any(line.startswith("::") for line in lines[1:-1])
-    markdown = summary.read_text(encoding="utf-8")
-    assert "## homework: 84 / 100" in markdown and "| ❌ 1.1 SRN in numpy, no activation | 0 / 8 |" in markdown
-    assert len(markdown.encode()) < 1 << 20
-    key, value = output.read_text(encoding="utf-8").strip().split("=", 1)
-    result = json.loads(base64.b64decode(value))
-    assert key == "result" and result["version"] == 1 and result["status"] == "fail" and result["max_score"] == 100
-    assert sum(t["score"] for t in result["tests"]) == 84
-    first = result["tests"][0]
-    assert set(first) == {"name", "status", "score", "message", "test_code", "filename", "line_no", "duration"}
-    assert first["status"] == "fail" and "fails on hidden cases" in first["message"]
-    assert "largest difference" in first["message"]  # the public example's failure is explained...
-    assert "case 1 (T=" not in first["message"]  # ...but nothing about the hidden inputs
 
 
 @pytest.mark.slow

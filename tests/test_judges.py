@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from grader.expected import computed
 from grader.messages import render
 from grader.parts import ALL_PARTS
 from grader.parts.base import JudgeContext, PlanContext
@@ -23,8 +24,8 @@ from grader.sandbox.launch import ExecutionRecord
 PROBED = [part for part in ALL_PARTS if part.plan is not None]
 
 
-def _context(config, part, reference):
-    return JudgeContext(settings=config.parts[part.id].model_dump(), reference=reference, rubric=config.rubric)
+def _context(config, part, reference, request):
+    return JudgeContext(settings=config.parts[part.id].model_dump(), expected=computed(part, request, reference), rubric=config.rubric)
 
 
 def _request(config, part):
@@ -34,7 +35,7 @@ def _request(config, part):
 
 def _judge(part, request, observation, config, reference):
     record = ExecutionRecord("completed", probes={part.id: {"ok": True, "observation": observation, "seconds": 0}})
-    ctx = _context(config, part, reference)
+    ctx = _context(config, part, reference, request)
     verdicts = judge_part(part, request, record, ctx)
     for verdict in verdicts:
         render(verdict.message)  # every message renders

@@ -31,7 +31,7 @@ def check_rows(result: SubmissionResult, lang: str = "en") -> list[tuple[str, st
     """(part, verdict, what failed) for every auto-graded part; hidden and written checks are left out."""
     rows = []
     for part in result.parts:
-        run = [c for c in part.checks if not c.hidden and c.shows != "rubric"]
+        run = [c for c in part.checks if c.max_score and not c.hidden]  # what this run checked
         if not run:
             continue
         failing = [c for c in run if not c.passed]

@@ -56,10 +56,12 @@ def summary_markdown(results: list[SubmissionResult], title: str = "") -> str:
             lines += [f"**Could not be graded:** {_cell(result.error)}", ""]
         lines += ["| part | score | notes |", "|---|---:|---|"]
         for part in result.parts:
-            failing = [c for c in part.checks if not c.passed]
+            failing = [c for c in part.checks if not c.passed and c.max_score]
             notes = "needs review (graded by a person)" if part.needs_review else \
                 "; ".join(f"{c.id}: {_cell(student_message(c))}" for c in failing[:2])
             mark = "✅" if part.score >= part.max_score else "⚠️" if part.score > 0 else "❌"
+            if not part.max_score:  # public checks only (a student kit): nothing of this part is checked here
+                mark, notes = "➖", "checked when your instructor grades"
             lines.append(f"| {mark} {part.id} {_cell(part.titles.get('en', ''))} | {part.score:g} / {part.max_score:g} | {_cell(notes)} |")
         lines.append("")
     text = "\n".join(lines) + "\n"
@@ -73,7 +75,9 @@ def classroom_result(results: list[SubmissionResult]) -> dict:
     tests = []
     for result in results:
         for part in result.parts:
-            failing = [c for c in part.checks if not c.passed]
+            if not part.max_score:  # nothing of it checked here (public checks only): no test to report
+                continue
+            failing = [c for c in part.checks if not c.passed and c.max_score]
             tests.append({
                 "name": f"{part.id} {part.titles.get('en', '')}" + (f" ({result.student})" if len(results) > 1 else ""),
                 "status": "pass" if part.score >= part.max_score else "fail",

@@ -72,6 +72,9 @@ def write_results_json(path: Path, results: list[SubmissionResult]) -> None:
 
 def build_autograder_zip(target: Path) -> Path:
     """The zip an instructor uploads: setup.sh and run_autograder at its root, the grader's source beside."""
+    if not (REPO_ROOT / "reference").is_dir():
+        raise ValueError("the Gradescope autograder holds the full grader (reference and hidden seed): build it "
+                         "from the course's rnn-grader repository, not from a student kit")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in (("setup.sh", SETUP_SH), ("run_autograder", RUN_AUTOGRADER)):
             info = zipfile.ZipInfo(name)

@@ -90,16 +90,16 @@ def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = N
          timeout: float | None = None, only: list[str] | None = None, assignment: Path = DEFAULT_ASSIGNMENT,
          lang: str = "en", use_cache: bool = True, console: Console | None = None,
          quiet: bool = False, github: bool = False, gradescope: Path | None = None,
-         sandbox: str = "auto") -> BatchResult:
+         sandbox: str = "auto", public_only: bool = False) -> BatchResult:
     if github:
         # On a runner everything goes to stdout between stop-commands markers (see grader.ci.github).
         with stopped_commands(sys.stdout):
             batch = _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
-                         console or Console(file=sys.stdout), quiet, gradescope, sandbox)
+                         console or Console(file=sys.stdout), quiet, gradescope, sandbox, public_only)
         write_github_outputs(batch.results, batch.title)
         return batch
     return _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
-                console or Console(stderr=True), quiet, gradescope, sandbox)
+                console or Console(stderr=True), quiet, gradescope, sandbox, public_only)
 
 
 @dataclass
@@ -123,8 +123,8 @@ class Run:
 
 def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
          only: list[str] | None, assignment: Path, lang: str, use_cache: bool, console: Console, quiet: bool,
-         gradescope: Path | None, sandbox: str) -> BatchResult:
-    run = _prepare(paths, out, jobs, device, timeout, only, assignment, lang, gradescope, sandbox)
+         gradescope: Path | None, sandbox: str, public_only: bool = False) -> BatchResult:
+    run = _prepare(paths, out, jobs, device, timeout, only, assignment, lang, gradescope, sandbox, public_only)
     paths, lms = _take_in_archives(paths, out)
     submissions = run.submissions = discover(paths)
     if gradescope is not None and len(submissions) != 1:
@@ -160,7 +160,8 @@ def _take_in_archives(paths: list[Path], out: Path) -> tuple[list[Path], dict[st
 
 
 def _prepare(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
-             only: list[str] | None, assignment: Path, lang: str, gradescope: Path | None, sandbox: str) -> Run:
+             only: list[str] | None, assignment: Path, lang: str, gradescope: Path | None, sandbox: str,
+             public_only: bool = False) -> Run:
     """Configuration, the parts asked for, the sandbox mode and the output folder."""
     config = load_config(assignment)
     known = config.assignment.part_ids if config.assignment else ()
@@ -170,7 +171,8 @@ def _prepare(paths: list[Path], out: Path, jobs: int | None, device: str, timeou
     parts = tuple(only) if only else known
     options = GradeOptions(device=resolve_device(device), parts=parts, timeout_s=timeout,
                            hidden_paths=(out.resolve(), *(p.resolve() for p in paths if p.is_dir())),
-                           isolate=sandbox != "basic")
+                           isolate=sandbox != "basic",
+                           public_only=public_only or config.is_kit)  # a kit has nothing else to check
     if sandbox == "strict":
         missing = probe_isolation()["missing"]
         if missing:
@@ -267,8 +269,11 @@ def _tell(run: Run, console: Console) -> None:
     console.print(summary_table(run.results, run.part_ids, console.width))
     for problem in run.problems:
         console.print(f"[yellow]warning:[/] {problem}")
+    if run.options.public_only:
+        console.print("Public checks only" + (" (a student kit)" if run.config.is_kit else "") + ": scores are "
+                      "shares of the public checks; hidden cases and written answers are graded by the instructor.")
     waiting = [r for r in run.results if pending_review(r)]
-    if waiting:
+    if waiting and not run.options.public_only:
         console.print(f"[yellow]{len(waiting)} student(s) have parts pending review[/] (written answers, or parts graded without the contract): their totals include "
                       f"suggested scores, and lms-canvas.csv leaves their grade empty until review.csv confirms "
                       f"them (see 'pending review' in grades.csv)")

@@ -4,7 +4,10 @@ A part module holds, side by side:
 * ``plan_*(ctx) -> request``: runs in the parent; draws hidden inputs from the parent's secret seed;
 * ``probe_*(namespace, request) -> observation``: runs in the student's kernel; calls student code and
   describes what came back (see ``grader.sandbox.runtime``), deciding nothing;
-* ``judge_*(request, observation, ctx) -> [Verdict]``: runs in the parent; compares with the reference.
+* ``expect*(request, reference) -> data``: runs in the parent; the reference's answers to the request (numpy
+  arrays, lists, numbers, strings), which the judge reads as ``ctx.expected``. A student kit holds these
+  answers recorded for the public requests instead of the reference (``grader.expected``);
+* ``judge_*(request, observation, ctx) -> [Verdict]``: runs in the parent; compares with ``ctx.expected``.
 Points come later, from the grading config: a verdict only says which fraction of a check was earned.
 """
 
@@ -45,7 +48,9 @@ class PlanContext:
 @dataclass
 class JudgeContext:
     settings: dict[str, Any]
-    reference: Any  # the reference solution module, loaded in the parent only
+    # the reference's answers to this part's request (its `expect`, or a student kit's recording of them):
+    # judges never see the reference itself, so they judge alike with or without it
+    expected: Any = None
     answers: dict[str, str] = field(default_factory=dict)  # written answers by part id
     cell_errors: list[Msg] = field(default_factory=list)  # "cell 7 raised TypeError: ..."
     rubric: dict[str, Any] = field(default_factory=dict)
@@ -83,6 +88,8 @@ class Part:
     # how a written part is titled when students drop its number ("心得体会"): a regex, for grader.answers
     answer_names: str = ""
     found: Optional[BestEffort] = None  # best-effort grading for code written without the contract
+    # (request, reference module) -> the reference's answers to the request, as data: the judge's ctx.expected
+    expect: Optional[Callable[[dict[str, Any], Any], Any]] = None
 
     @property
     def titles(self) -> dict[str, str]:

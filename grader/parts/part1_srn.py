@@ -54,6 +54,26 @@ def plan_numpy_tanh(ctx: PlanContext) -> dict[str, Any]:
     return _plan_numpy(ctx, "tanh")
 
 
+def _numpy_case(reference: Any, case: dict[str, Any]) -> np.ndarray:
+    return np.asarray(reference.srn_numpy(
+        np.asarray(case["inputs"]), np.asarray(case["W"]), np.asarray(case["U"]), np.asarray(case["V"]),
+        None if case["h0"] is None else np.asarray(case["h0"]), np.tanh if case["activation"] == "tanh" else None))
+
+
+def _numpy_example(reference: Any, activation: Optional[str]) -> list[np.ndarray]:
+    """The all-ones example's outputs, from h0 = 0 and from h0 = 1 (scripts start from either)."""
+    ones = np.ones((2, 2))
+    return [np.asarray(reference.srn_numpy(np.asarray(EXAMPLE_INPUTS), ones, ones, ones, h0,
+                                           np.tanh if activation else None))
+            for h0 in (None, np.ones(2))]
+
+
+def expect_numpy(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    """The reference's answers to a 1.1/1.2 request: every case's y, and the example for printed values."""
+    return {"cases": [_numpy_case(reference, case) for case in request["cases"]],
+            "example": _numpy_example(reference, request["cases"][0]["activation"])}
+
+
 def probe_numpy(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     from grader.sandbox.runtime import call, describe, observe
 
@@ -79,10 +99,7 @@ def judge_numpy(request: dict[str, Any], observation: Optional[dict[str, Any]],
     verdicts = []
     hidden_passed, hidden_total, failures = 0, 0, []
     for number, (case, seen) in enumerate(zip(request["cases"], observation["cases"])):
-        activation = np.tanh if case["activation"] == "tanh" else None
-        expected = np.asarray(ctx.reference.srn_numpy(
-            np.asarray(case["inputs"]), np.asarray(case["W"]), np.asarray(case["U"]),
-            np.asarray(case["V"]), None if case["h0"] is None else np.asarray(case["h0"]), activation))
+        expected = ctx.expected["cases"][number]
         problem = error_of(seen) or compare_array(expected, seen.get("value"), atol=ATOL, what="y")
         if not case["hidden"]:
             verdicts.append(Verdict(
@@ -267,8 +284,30 @@ def _weighted_runs(run: Any, label: str, cases: list[dict[str, Any]]) -> list[An
             for case in cases]
 
 
-def _reference_runs(run: Any, cases: list[dict[str, Any]]) -> list[list[np.ndarray]]:
-    return [[tensor.numpy() for tensor in _run_case(run, case)] for case in cases]
+def _expect_modules(request: dict[str, Any], make: Any, run: Any, h0: Any, item: int) -> dict[str, Any]:
+    """The reference's answers to a 1.3/1.4 request: the fixed example's Y (item `item` of what `run` returns),
+    every random-weights case's outputs, and the numpy example for printed values."""
+    import torch
+
+    core, linear = make(2, 2, 2)
+    with torch.no_grad():
+        fixed = run(torch.tensor(EXAMPLE_INPUTS).unsqueeze(1), h0, core, linear)[item]
+    return {"fixed": fixed.numpy(),
+            "runs": [[tensor.numpy() for tensor in _run_case(run, case)] for case in request["cases"]]}
+
+
+def expect_cell(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    import torch
+
+    return {**_expect_modules(request, reference.make_srn_cell, reference.srn_cell, torch.ones(1, 2), 0),
+            "example": _numpy_example(reference, "tanh")}
+
+
+def expect_rnn(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    import torch
+
+    return {**_expect_modules(request, reference.make_srn_rnn, reference.srn_rnn, torch.zeros(1, 1, 2), 2),
+            "example": _numpy_example(reference, "tanh")}
 
 
 def _judge_fixed(fixed: dict[str, Any], expected: np.ndarray, item: int, what: str) -> Verdict:
@@ -288,8 +327,6 @@ def _judge_fixed(fixed: dict[str, Any], expected: np.ndarray, item: int, what: s
 
 def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
                ctx: JudgeContext) -> list[Verdict]:
-    import torch
-
     checks = MODULE_CHECKS
     if observation.get("problems"):
         return unavailable(checks, missing_reason(observation["problems"], ctx))
@@ -298,12 +335,8 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
     expected_shapes = {f"core.{k}": list(v) for k, v in cell_shapes.items()}
     expected_shapes.update({f"linear.{k}": list(v) for k, v in linear_shapes.items()})
     verdicts = [_judge_init(observation["init"], ["RNNCell", "Linear"], expected_shapes)]
-    cell, linear = ctx.reference.make_srn_cell(2, 2, 2)
-    with torch.no_grad():
-        Y, _ = ctx.reference.srn_cell(torch.tensor(EXAMPLE_INPUTS).unsqueeze(1), torch.ones(1, 2), cell, linear)
-    verdicts.append(_judge_fixed(observation["fixed"], Y.numpy(), 0, "Y"))
-    expected_runs = _reference_runs(ctx.reference.srn_cell, request["cases"])
-    verdicts += _judge_runs(request["cases"], observation["cases"], expected_runs, ["Y", "h_T"])
+    verdicts.append(_judge_fixed(observation["fixed"], ctx.expected["fixed"], 0, "Y"))
+    verdicts += _judge_runs(request["cases"], observation["cases"], ctx.expected["runs"], ["Y", "h_T"])
     return verdicts
 
 
@@ -354,8 +387,6 @@ def probe_rnn(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, A
 
 def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
               ctx: JudgeContext) -> list[Verdict]:
-    import torch
-
     checks = MODULE_CHECKS
     if observation.get("problems"):
         return unavailable(checks, missing_reason(observation["problems"], ctx))
@@ -364,12 +395,8 @@ def judge_rnn(request: dict[str, Any], observation: Optional[dict[str, Any]],
     expected_shapes = {f"core.{k}": list(v) for k, v in rnn_shapes.items()}
     expected_shapes.update({f"linear.{k}": list(v) for k, v in linear_shapes.items()})
     verdicts = [_judge_init(observation["init"], ["RNN", "Linear"], expected_shapes)]
-    rnn, linear = ctx.reference.make_srn_rnn(2, 2, 2)
-    with torch.no_grad():
-        _, _, Y = ctx.reference.srn_rnn(torch.tensor(EXAMPLE_INPUTS).unsqueeze(1), torch.zeros(1, 1, 2), rnn, linear)
-    verdicts.append(_judge_fixed(observation["fixed"], Y.numpy(), 2, "Y"))
-    expected_runs = _reference_runs(ctx.reference.srn_rnn, request["cases"])
-    verdicts += _judge_runs(request["cases"], observation["cases"], expected_runs, ["out", "h_n", "Y"])
+    verdicts.append(_judge_fixed(observation["fixed"], ctx.expected["fixed"], 2, "Y"))
+    verdicts += _judge_runs(request["cases"], observation["cases"], ctx.expected["runs"], ["out", "h_n", "Y"])
     return verdicts
 
 
@@ -502,14 +529,6 @@ def validate_found_modules(request: dict[str, Any], observation: Any) -> Optiona
     return invalid(FoundModules, observation)
 
 
-def _example_outputs(ctx: JudgeContext, activation: Optional[str]) -> list[np.ndarray]:
-    """The all-ones example's outputs, from h0 = 0 and from h0 = 1 (scripts start from either)."""
-    ones = np.ones((2, 2))
-    return [np.asarray(ctx.reference.srn_numpy(np.asarray(EXAMPLE_INPUTS), ones, ones, ones, h0,
-                                               np.tanh if activation else None))
-            for h0 in (None, np.ones(2))]
-
-
 def _printed_match(ctx: JudgeContext, expected: list[np.ndarray], belongs: Callable[[str], bool]) -> tuple[bool, list[str]]:
     """(whether some script of this part printed the example's outputs in order, the scripts of this part)."""
     from grader.parts.found import printed_in_order, printed_numbers
@@ -546,10 +565,7 @@ def _is_part1_numpy(activation: Optional[str]) -> Callable[[str], bool]:
 
 def judge_found_numpy(request: dict[str, Any], observation: dict[str, Any], ctx: JudgeContext) -> list[Verdict]:
     activation = request["cases"][0]["activation"]
-    expected = [np.asarray(ctx.reference.srn_numpy(
-        np.asarray(case["inputs"]), np.asarray(case["W"]), np.asarray(case["U"]), np.asarray(case["V"]),
-        None if case["h0"] is None else np.asarray(case["h0"]), np.tanh if case["activation"] == "tanh" else None))
-        for case in request["cases"]]
+    expected = ctx.expected["cases"]
     for function in observation["functions"]:
         results = [compare_array(want, seen.get("value"), atol=ATOL, what="y") if "value" in seen else error_of(seen)
                    for want, seen in zip(expected, function["cases"])]
@@ -564,7 +580,7 @@ def judge_found_numpy(request: dict[str, Any], observation: dict[str, Any], ctx:
                 verdicts.append(Verdict(HIDDEN, fraction, M("found_run_by_grader", where=where, message=message),
                                         hidden=True))
             return verdicts
-    return _printed_verdicts(ctx, _example_outputs(ctx, activation), _is_part1_numpy(activation), NUMPY_CHECKS,
+    return _printed_verdicts(ctx, ctx.expected["example"], _is_part1_numpy(activation), NUMPY_CHECKS,
                              attempted=bool(observation["functions"]))
 
 
@@ -588,7 +604,7 @@ def _judge_found_modules(observation: dict[str, Any], ctx: JudgeContext, kind: s
     belongs: Callable[[str], bool] = (lambda text: "RNNCell" in text) if kind == "RNNCell" else \
         (lambda text: bool(RNN_CALL.search(text)))
     not_other = (lambda text: "ohlol" not in text and "Seq2Seq" not in text and "hello" not in text)
-    expected = _example_outputs(ctx, "tanh")
+    expected = ctx.expected["example"]
     by_source: dict[str, dict[str, Any]] = {}
     for layer in observation["layers"]:
         state = ModelState.model_validate(layer["state"])
@@ -637,17 +653,19 @@ FOUND_NUMPY = BestEffort("probe_found_numpy", judge_found_numpy, validate_found_
 MODULE = __name__
 PARTS = [
     Part("1.1", "SRN in numpy, no activation", "numpy 实现 SRN(无激活)", NUMPY_CHECKS,
-         judge_numpy, plan_numpy_linear, "probe_numpy", MODULE, validate=validate_numpy, found=FOUND_NUMPY),
+         judge_numpy, plan_numpy_linear, "probe_numpy", MODULE, validate=validate_numpy, found=FOUND_NUMPY,
+         expect=expect_numpy),
     Part("1.2", "SRN in numpy with tanh", "numpy 实现 SRN(tanh)", NUMPY_CHECKS,
-         judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE, validate=validate_numpy, found=FOUND_NUMPY),
+         judge_numpy, plan_numpy_tanh, "probe_numpy", MODULE, validate=validate_numpy, found=FOUND_NUMPY,
+         expect=expect_numpy),
     Part("1.3", "SRN with nn.RNNCell", "用 nn.RNNCell 实现 SRN",
          MODULE_CHECKS, judge_cell, plan_cell, "probe_cell", MODULE,
-         validate=validate_module,
+         validate=validate_module, expect=expect_cell,
          found=BestEffort("probe_found_modules", judge_found_cell, validate_found_modules,
                           ("make_srn_cell", "srn_cell"))),
     Part("1.4", "SRN with nn.RNN", "用 nn.RNN 实现 SRN",
          MODULE_CHECKS, judge_rnn, plan_rnn, "probe_rnn", MODULE,
-         validate=validate_module,
+         validate=validate_module, expect=expect_rnn,
          found=BestEffort("probe_found_modules", judge_found_rnn, validate_found_modules,
                           ("make_srn_rnn", "srn_rnn"))),
 ]

@@ -478,6 +478,12 @@ def _prints_disagree(runs: list[dict[str, Any]], passing: list[int], train: str)
     return None
 
 
+def expect_cell(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    """The reference's answers to a 2.1 request: each word encoded, "hello" as one-hot rows."""
+    return {"encode": [reference.encode(word, VOCAB) for word in request["encode_words"]],
+            "hello": reference.encode("hello", VOCAB), "one_hot": reference.one_hot([1, 0, 2, 2, 3], 4).numpy()}
+
+
 def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
                ctx: JudgeContext) -> list[Verdict]:
     verdicts: list[Verdict] = []
@@ -485,8 +491,7 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
         verdicts += unavailable((ENCODE, ONE_HOT), missing_reason(observation["data_problems"], ctx))
     else:
         wrong, hidden = [], False
-        for word, seen in zip(request["encode_words"], observation["encode"]):
-            expected = ctx.reference.encode(word, VOCAB)
+        for word, seen, expected in zip(request["encode_words"], observation["encode"], ctx.expected["encode"]):
             got = seen.get("value")
             if isinstance(got, dict) and "items" in got:
                 got = got["items"]
@@ -501,8 +506,8 @@ def judge_cell(request: dict[str, Any], observation: Optional[dict[str, Any]],
             fraction = 0.0
         verdicts.append(Verdict(ENCODE, fraction,
                                 M("list", items=wrong) if wrong else M("encode_ok"), hidden=hidden,
-                                expected=ctx.reference.encode("hello", VOCAB)))
-        expected = ctx.reference.one_hot([1, 0, 2, 2, 3], 4).numpy()
+                                expected=ctx.expected["hello"]))
+        expected = ctx.expected["one_hot"]
         seen = observation["one_hot"]
         problem = error_of(seen) or compare_array(expected, seen.get("value"), atol=0, what="one_hot")
         if not problem and not str(seen["value"].get("dtype", "")).startswith("float"):
@@ -774,7 +779,7 @@ MODULE = __name__
 PARTS = [
     Part("2.1", "hello -> ohlol with nn.RNNCell", "用 nn.RNNCell 实现 hello -> ohlol",
          (ENCODE, ONE_HOT, *MODEL_CHECKS),
-         judge_cell, plan_cell, "probe_cell", MODULE, validate=validate_cell,
+         judge_cell, plan_cell, "probe_cell", MODULE, validate=validate_cell, expect=expect_cell,
          found=BestEffort("probe_found", judge_found_cell, validate_found,
                           ("HELLO_VOCAB", "encode", "one_hot", "HelloCell", "train_hello_cell"))),
     Part("2.2", "hello -> ohlol with nn.RNN", "用 nn.RNN 实现 hello -> ohlol",

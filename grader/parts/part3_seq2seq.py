@@ -337,24 +337,29 @@ def _constant_problems(constants: dict[str, Any]) -> list[Msg]:
     return problems
 
 
+def expect(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    """The reference's answers to a part 3 request: make_data's three tensors for every data case."""
+    return {"make_data": [[tensor.numpy() for tensor in reference.make_data([tuple(p) for p in case["pairs"]],
+                                                                         n_step=case["n_step"])]
+                          for case in request["data_cases"]]}
+
+
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
     verdicts: list[Verdict] = []
     if observation.get("data_problems"):
         verdicts.append(Verdict(MAKE_DATA, 0.0, missing_reason(observation["data_problems"], ctx)))
     else:
         wrong = []
-        for case, seen in zip(request["data_cases"], observation["make_data"]):
+        for case, seen, expected in zip(request["data_cases"], observation["make_data"], ctx.expected["make_data"]):
             error = error_of(seen)
             items = seen.get("value", {}).get("items") if isinstance(seen.get("value"), dict) else None
             if error or not isinstance(items, list) or len(items) != 3:
                 wrong.append(error or M("make_data_tuple"))
                 continue
-            expected = ctx.reference.make_data([tuple(p) for p in case["pairs"]], n_step=case["n_step"])
             for name, want, got in zip(("enc_input", "dec_input", "dec_output"), expected, items):
-                want_np = want.numpy()
-                problem = compare_array(want_np, got, atol=0, what=f"{name} (n_step={case['n_step']})")
+                problem = compare_array(want, got, atol=0, what=f"{name} (n_step={case['n_step']})")
                 if not problem and _dtype_family(got.get("dtype")) != _dtype_family(str(want.dtype)):
-                    problem = M("dtype", what=name, got=got.get("dtype"), expected=str(want.dtype).replace("torch.", ""))
+                    problem = M("dtype", what=name, got=got.get("dtype"), expected=str(want.dtype))
                 if problem:
                     wrong.append(problem)
         wrong = _constant_problems(observation["constants"]) + wrong
@@ -652,6 +657,6 @@ def judge_found(request: dict[str, Any], observation: dict[str, Any], ctx: Judge
 MODULE = __name__
 PARTS = [Part("3", "Encoder-decoder seq2seq", "编码器-解码器 seq2seq",
               (MAKE_DATA, MODEL_SHAPE, TRAINING, TRANSLATIONS), judge, plan, "probe", MODULE,
-              validate=validate, found=BestEffort("probe_found", judge_found, validate_found,
+              validate=validate, expect=expect, found=BestEffort("probe_found", judge_found, validate_found,
                                 ("make_data", "Seq2Seq", "train_seq2seq", "translate")))]
 

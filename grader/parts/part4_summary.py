@@ -67,6 +67,11 @@ def validate(request: dict[str, Any], observation: Any) -> Optional[Msg]:
     return problems_or_results(observation, "problems", ("shapes",))[0]
 
 
+def expect(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    """The reference's shapes, for the tensors the summary asks about."""
+    return {"shapes": {key: reference.RNN_SHAPES[key] for key in RNN_SHAPE_KEYS}}
+
+
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
     verdicts = [rubric_verdict("summary", "4", ctx)]
     if observation.get("problems"):
@@ -75,7 +80,7 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
     correct, wrong = 0, []
     table = []
     for key in RNN_SHAPE_KEYS:
-        expected = ctx.reference.RNN_SHAPES[key]
+        expected = ctx.expected["shapes"][key]
         given = seen.get(key)
         ok = given is not None and normalise_shape(given) == normalise_shape(expected)
         correct += ok
@@ -88,5 +93,5 @@ def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: J
 
 
 PARTS = [Part("4", "Summary of nn.RNNCell and nn.RNN", "总结 nn.RNNCell 与 nn.RNN", ("shapes", "summary"),
-              judge, plan, "probe", __name__, written=True, validate=validate,
+              judge, plan, "probe", __name__, written=True, validate=validate, expect=expect,
               answer_names=r"(summar\w*\b.*nn\.rnn|简单总结\s*nn\.rnn|nn\.rnncell\s*(、|,|and|与|和)\s*nn\.rnn)")]

@@ -33,13 +33,18 @@ def probe(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, Any]:
     return {"results": results}
 
 
+def expect(request: dict[str, Any], reference: Any) -> dict[str, Any]:
+    """The reference's sums, one per case (a student kit records these for the public cases)."""
+    return {"sums": [[float(v) for v in reference.add(a, b)] for a, b in request["cases"]]}
+
+
 def judge(request: dict[str, Any], observation: Optional[dict[str, Any]], ctx: JudgeContext) -> list[Verdict]:
     if not isinstance(observation, dict) or "results" not in observation:
         return [Verdict(check, 0.0, M("not_checked", reason=M("checks_did_not_run"))) for check in CHECKS]
     verdicts = []
-    cases, results = request["cases"], observation["results"]
+    cases, results = request["cases"], observation["results"]  # one result per case
     for check, chosen in ((CHECKS[0], range(len(EXAMPLES))), (CHECKS[1], range(len(EXAMPLES), len(cases)))):
-        right = sum(1 for i in chosen if i < len(results) and results[i] == [float(v) for v in ctx.reference.add(*cases[i])])
+        right = sum(1 for i in chosen if i < len(results) and results[i] == ctx.expected["sums"][i])
         total = len(chosen)
         verdicts.append(Verdict(check, right / total if total else 1.0, M("list", items=[f"{right} of {total} right"]),
                                 hidden=check == CHECKS[1]))
@@ -52,6 +57,6 @@ def judge_reflection(request: dict[str, Any], observation: Optional[dict[str, An
 
 
 ALL_PARTS = (
-    Part("1", "Add two vectors", "两个向量相加", CHECKS, judge, plan, "probe", __name__),
+    Part("1", "Add two vectors", "两个向量相加", CHECKS, judge, plan, "probe", __name__, expect=expect),
     Part("2", "Reflection", "心得", ("answer",), judge_reflection, written=True, answer_names=r"(reflection|心得)"),
 )
