@@ -226,9 +226,15 @@ def processes_where(file: str, matches: Callable[[str], bool]) -> list[int]:
 
 
 def user_processes(uid: int) -> list[int]:
+    """The live processes of `uid`. Zombies are dead already (nothing left to kill) and go only when their
+    parent reaps them: orphans wait for PID 1, which in a container may take seconds, and counting them
+    kept every submission's teardown waiting for it."""
     def owned(status: str) -> bool:
-        line = next((line for line in status.splitlines() if line.startswith("Uid:")), "Uid: -1")
-        return int(line.split()[1]) == uid
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("State", "").split()[:1] in (["Z"], ["X"]):
+            return False
+        uid_field = fields.get("Uid", "-1").split()
+        return bool(uid_field) and int(uid_field[0]) == uid
 
     return processes_where("status", owned)
 

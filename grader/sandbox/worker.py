@@ -141,7 +141,7 @@ def _script_cell(module: str, path: str) -> str:
             f"    del _rnn_grader_scope")
 
 
-def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
+def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None], finish: Callable[[], None]) -> None:
     notebook = _student_notebook(job)
     student_cells = list(notebook.cells)
     limits = job["limits"]
@@ -195,6 +195,9 @@ def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None]) -> None:
         send({"type": "cells", "cells": records, "seconds": time.perf_counter() - code_started})
         for probe in job["probes"]:
             send(_run_probe(client, probe, Path(job["channel_dir"]), job["entry_name"]))
+        # before the kernel's orderly shutdown (a second or more): at "done" the parent ends every process of
+        # the submission anyway, so waiting for it would only delay the next student
+        finish()
 
 
 def _mentions_torch(job: dict[str, Any], notebook: nbformat.NotebookNode) -> bool:
@@ -302,12 +305,20 @@ def main() -> None:
     job["events_path"] = str(Path(job["channel_dir"]) / f"events-{os.urandom(8).hex()}.jsonl")
     # opened here, read through this descriptor: the notes survive a student who deletes the file
     events = os.open(job["events_path"], os.O_RDWR | os.O_CREAT, 0o600)
+    finished: list[bool] = []
+
+    def finish() -> None:  # once: the watcher's notes (written unbuffered, so complete now), then "done"
+        if not finished:
+            finished.append(True)
+            send({"type": "integrity", "events": _integrity_events(events)})
+            send({"type": "done"})
+
     try:
-        run(job, send)
+        run(job, send, finish)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which records it for this student
-        send({"type": "fatal", "reason": "worker_error", "detail": f"{type(error).__name__}: {error}"[:2000]})
-    send({"type": "integrity", "events": _integrity_events(events)})
-    send({"type": "done"})
+        if not finished:
+            send({"type": "fatal", "reason": "worker_error", "detail": f"{type(error).__name__}: {error}"[:2000]})
+    finish()
     channel.close()
 
 
