@@ -38,7 +38,7 @@ def test_grade_command_grades_a_student_and_writes_the_csv(tmp_path):
 
 @pytest.mark.parametrize("arguments, expected", [
     (["/nonexistent/class"], "does not exist (expected a class folder"),
-    (["kit", "out/"], "'kit' is neither a command nor an existing path"),
+    (["bundle", "out/"], "'bundle' is neither a command nor an existing path"),
     (["chek", "homework.ipynb"], "did you mean `grade check`?"),
     (["notes.zip"], "notes.zip is not a submission"),
 ])

@@ -35,7 +35,8 @@ def summary_table(results: list[SubmissionResult], part_ids: list[str], width: i
                 cells.append("")
                 continue
             mark = "*" if part.needs_review else ""
-            style = "green" if part.score >= part.max_score else "yellow" if part.score > 0 else "red"
+            style = "dim" if not part.max_score else "green" if part.score >= part.max_score else \
+                "yellow" if part.score > 0 else "red"
             cells.append(f"[{style}]{part.score:g}{mark}[/]")
         notes = "; ".join(([result.error] if result.error else []) + [flag_text(flag) for flag in result.flags])
         total = f"{result.score:g}/{result.max_score:g}"

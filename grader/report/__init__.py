@@ -32,6 +32,8 @@ def _environment() -> Environment:
 
 
 def _klass(score: float, maximum: float) -> str:
+    if not maximum:  # nothing of it counted in this run (a public-only run's written parts): no colour
+        return ""
     return "full" if score >= maximum else "partial" if score > 0 else "zero"
 
 
