@@ -93,8 +93,9 @@ def expected_answers(config: GradingConfig) -> Answers:
         if path is None:
             raise ValueError("the assignment has neither a reference nor recorded expectations")
         with _reference_lock:
-            recorded = _recorded_cache.setdefault(path, Recorded(path))
-        return recorded.answers
+            if path not in _recorded_cache:
+                _recorded_cache[path] = Recorded(path)
+            return _recorded_cache[path].answers
     reference = load_reference(config.reference_path)
     return lambda part, request: computed(part, request, reference)
 
