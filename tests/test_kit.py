@@ -72,6 +72,9 @@ def test_kit_holds_no_reference_code_no_hidden_seed_and_no_rubric(kit):
     assert {"grader/cli.py", "grader/parts/part3_seq2seq.py", f"{KIT_FOLDER}/homework.ipynb",
             f"{KIT_FOLDER}/CONTRACT.md", f"{KIT_FOLDER}/expectations.json"} <= set(files)
     assert "grader/authoring.py" not in files  # reads the reference
+    metadata = next(data for name, data in files.items() if name.endswith(".dist-info/METADATA")).decode()
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    assert re.findall(r"^Requires-Dist: (.+)$", metadata, flags=re.M) == declared  # installs what the engine needs
     assert built.template and (built.template / "kit" / built.wheel.name).is_file()
 
 

@@ -216,11 +216,22 @@ def leaks(files: dict[str, bytes], reference_source: str, secrets: list[str],
 
 # ---- the wheel ---------------------------------------------------------------------------------------
 
-def _metadata() -> str:
+def _requirements() -> list[str]:
+    """The engine's dependencies: from pyproject.toml where the grader runs from its repository (the
+    installed metadata of an editable install is only as new as its last `pip install`), else installed."""
+    import tomllib
+
+    pyproject = REPO_ROOT / "pyproject.toml"
+    if pyproject.is_file():
+        return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
     try:
-        requires = [r for r in metadata.requires("rnn-grader") or [] if "extra ==" not in r]
-    except metadata.PackageNotFoundError:  # a kit built from a kit's own environment is refused earlier
-        requires = []
+        return [r for r in metadata.requires("rnn-grader") or [] if "extra ==" not in r]
+    except metadata.PackageNotFoundError:
+        return []
+
+
+def _metadata() -> str:
+    requires = _requirements()
     lines = ["Metadata-Version: 2.1", f"Name: {DIST.replace('_', '-')}", f"Version: {__version__}",
              "Summary: The RNN homework's student kit: public self-checks and push grading, no solution",
              "Requires-Python: >=3.11", *(f"Requires-Dist: {r}" for r in requires)]
