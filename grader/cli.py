@@ -95,24 +95,28 @@ def cli() -> None:
                    "basic: limits and timeouts only, no namespaces (for debugging and benchmarks).")
 @click.option("--public-only", is_flag=True,
               help="Public checks only, scored as shares of them: what a student kit (`grade kit`) grades.")
+@click.option("--cluster", default=None, metavar="ADDRESS|local:N",
+              help="Grade on a dask.distributed cluster (a scheduler's address, or local:N process workers); "
+                   "submissions and the assignment must be on a filesystem the workers share.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary table.")
 def run_command(paths: tuple[Path, ...], out: Path, jobs: int | None, device: str, timeout: float | None,
                 only: str | None, assignment: Path, lang: str, rerun: bool, ci: str | None,
                 gradescope: Path | None, fail_under: float | None, sandbox: str, public_only: bool,
-                quiet: bool) -> None:
+                cluster: str | None, quiet: bool) -> None:
     """Grade every submission in PATHS (class folders, student folders or single files)."""
     from grader.ci.github import in_github_actions
     from grader.grade import SandboxUnavailable, main
+    from grader.grade.cluster import ClusterUnavailable
 
     github = ci == "github" or (ci is None and in_github_actions())
     problem = _path_problem(paths, sorted(cli.commands))
     if problem:  # a typo must not grade a phantom student called after it
         click.echo(f"grade: {problem}", err=True)
         sys.exit(2)
-    with _usage_errors("grade", SandboxUnavailable):
+    with _usage_errors("grade", SandboxUnavailable, ClusterUnavailable):
         batch = main(paths=list(paths), out=out, jobs=jobs, device=device, timeout=timeout, only=_parts(only),
                      assignment=assignment, lang=lang, use_cache=not rerun, quiet=quiet, github=github,
-                     gradescope=gradescope, sandbox=sandbox, public_only=public_only)
+                     gradescope=gradescope, sandbox=sandbox, public_only=public_only, cluster=cluster)
     if fail_under is not None:
         low = [r for r in batch.results if r.max_score and 100 * r.score / r.max_score < fail_under]
         if low:

@@ -64,6 +64,7 @@ def broken_class(tmp_path_factory):
     os.symlink(REPO / "reference" / "solution.ipynb", student("copycat") / "homework.ipynb")
     os.symlink(REPO / "reference" / "solution.ipynb", klass / "mallory.ipynb")
     student("many_cells", v4_notebook(*(["x = 1"] * 10_000)))
+    student("no_cells", v4_notebook())  # a notebook saved before anything was written: nothing to run
     batch = grade(paths=[klass], out=out, jobs=2, only=["1.1"], quiet=True, use_cache=False)
     return {r.student: r for r in batch.results}, out
 
@@ -91,6 +92,12 @@ def test_what_the_grader_changed_is_said(broken_class):
 def test_broken_input_is_a_clear_error_worth_nothing(broken_class, name, words):
     result = broken_class[0][name]
     assert result.status == "error" and result.score == 0 and words in result.error
+
+
+def test_a_notebook_without_cells_is_graded_as_nothing_written(broken_class):
+    result = broken_class[0]["no_cells"]
+    assert result.status == "graded" and result.score == 0 and not result.error
+    assert "not attempted" in result.parts[0].checks[0].message
 
 
 def test_nothing_a_link_points_to_is_read_or_shown(broken_class):

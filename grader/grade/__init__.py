@@ -90,16 +90,16 @@ def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = N
          timeout: float | None = None, only: list[str] | None = None, assignment: Path = DEFAULT_ASSIGNMENT,
          lang: str = "en", use_cache: bool = True, console: Console | None = None,
          quiet: bool = False, github: bool = False, gradescope: Path | None = None,
-         sandbox: str = "auto", public_only: bool = False) -> BatchResult:
+         sandbox: str = "auto", public_only: bool = False, cluster: str | None = None) -> BatchResult:
     if github:
         # On a runner everything goes to stdout between stop-commands markers (see grader.ci.github).
         with stopped_commands(sys.stdout):
             batch = _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
-                         console or Console(file=sys.stdout), quiet, gradescope, sandbox, public_only)
+                         console or Console(file=sys.stdout), quiet, gradescope, sandbox, public_only, cluster)
         write_github_outputs(batch.results, batch.title)
         return batch
     return _run(paths, out, jobs, device, timeout, only, assignment, lang, use_cache,
-                console or Console(stderr=True), quiet, gradescope, sandbox, public_only)
+                console or Console(stderr=True), quiet, gradescope, sandbox, public_only, cluster)
 
 
 @dataclass
@@ -119,18 +119,28 @@ class Run:
     problems: list[str] = field(default_factory=list)
     submissions: list[Submission] = field(default_factory=list)
     similar: dict[str, Any] = field(default_factory=dict)  # the class report's similarity section
+    cluster: Any = None  # a dask Client when --cluster is given (grader.grade.cluster)
 
 
 def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: float | None,
          only: list[str] | None, assignment: Path, lang: str, use_cache: bool, console: Console, quiet: bool,
-         gradescope: Path | None, sandbox: str, public_only: bool = False) -> BatchResult:
+         gradescope: Path | None, sandbox: str, public_only: bool = False, cluster: str | None = None) -> BatchResult:
     run = _prepare(paths, out, jobs, device, timeout, only, assignment, lang, gradescope, sandbox, public_only)
     paths, lms = _take_in_archives(paths, out)
     submissions = run.submissions = discover(paths)
     if gradescope is not None and len(submissions) != 1:
         raise ValueError(f"--gradescope grades exactly one submission; {len(submissions)} found")
     started = time.perf_counter()
-    run.results = _grade_all(submissions, run, ResultCache(out / "cache") if use_cache else None, console, quiet)
+    if cluster:
+        from grader.grade.cluster import connect
+
+        run.cluster = connect(cluster)
+    try:
+        run.results = _grade_all(submissions, run, ResultCache(out / "cache") if use_cache else None, console,
+                                 quiet)
+    finally:
+        if run.cluster is not None:
+            _close(run.cluster)
     for result in run.results:
         result.lms = lms.get(result.student)
     _apply_reviews(run)
@@ -144,6 +154,14 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
         _tell(run, console)
     return BatchResult(run.results, out, run.seconds, run.index, run.problems,
                        run.config.assignment.title if run.config.assignment else "")
+
+
+def _close(client: Any) -> None:
+    """Disconnect; a cluster this run started (local:N) is shut down with it."""
+    owned = getattr(client, "cluster", None)
+    client.close()
+    if owned is not None:
+        owned.close()
 
 
 def _take_in_archives(paths: list[Path], out: Path) -> tuple[list[Path], dict[str, dict[str, Any]]]:
@@ -190,15 +208,52 @@ def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | Non
     with Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, disable=quiet, transient=False) as progress:
         task = progress.add_task("", total=len(submissions))
-        with ThreadPoolExecutor(max_workers=run.jobs) as pool:
-            futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache) for s in submissions]
-            for future in as_completed(futures):
-                result = future.result()
-                results.append(result)
-                reused = " (cached)" if result.from_cache else ""
-                progress.update(task, advance=1,
-                                description=f"{result.student}: {result.score:g}/{result.max_score:g}{reused}")
+
+        def done(result: SubmissionResult) -> None:
+            results.append(result)
+            reused = " (cached)" if result.from_cache else ""
+            progress.update(task, advance=1,
+                            description=f"{result.student}: {result.score:g}/{result.max_score:g}{reused}")
+
+        if run.cluster is not None:
+            _grade_on_cluster(submissions, run, cache, done)
+        else:
+            with ThreadPoolExecutor(max_workers=run.jobs) as pool:
+                futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache) for s in submissions]
+                for future in as_completed(futures):
+                    done(future.result())
     return sorted(results, key=lambda r: r.student)
+
+
+def _grade_on_cluster(submissions: list[Submission], run: Run, cache: ResultCache | None,
+                      done: Callable[[SubmissionResult], None]) -> None:
+    """The cache is this process's: hits are answered here, misses graded on the cluster and cached here."""
+    from grader.grade.cluster import grade_on_cluster
+
+    keys: dict[str, str] = {}
+    misses: list[tuple[Submission, str]] = []
+    for submission in submissions:
+        try:
+            content_hash = submission.content_hash()
+        except Exception as error:  # noqa: BLE001 - an unreadable submission is its student's error
+            done(failed_result(submission, run.config, run.options, "read", error))
+            continue
+        key = keys[submission.student] = cache_key(submission.student, content_hash, run.config, run.options)
+        cached = cache.get(key) if cache is not None else None
+        if cached is not None:
+            done(cached)
+        else:
+            misses.append((submission, content_hash))
+
+    def finished(result: SubmissionResult) -> None:
+        if cache is not None and not has_flag(result, "timeout") and result.student in keys:
+            try:
+                cache.put(keys[result.student], result)
+            except Exception:  # noqa: BLE001 - a cache that cannot be written costs speed, not the grade
+                pass
+        done(result)
+
+    grade_on_cluster(run.cluster, misses, run.config, run.options, finished)
 
 
 def _apply_reviews(run: Run) -> None:

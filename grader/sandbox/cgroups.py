@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import signal
 import time
 import uuid
@@ -111,6 +112,7 @@ class SubmissionGroups:
                 continue
             # inside our own group, so the sandbox stays within whatever limits the grader itself has
             group = mounts[controller] / own.get(controller, "/").lstrip("/") / name
+            _sweep_orphans(group.parent)
             try:
                 group.mkdir()
                 made.groups[controller] = group
@@ -207,6 +209,25 @@ class SubmissionGroups:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+ORPHAN = re.compile(r"^rnn-grader-(\d+)-\d+-[0-9a-f]{8}$")
+
+
+def _sweep_orphans(parent: Path) -> None:
+    """Remove the empty groups of grading processes that are gone (killed before they could: a cluster
+    worker killed mid-submission, a grader stopped with SIGKILL). rmdir only removes an empty group."""
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        match = ORPHAN.match(name)
+        if match and not os.path.exists(f"/proc/{match.group(1)}"):
+            try:
+                (parent / name).rmdir()
+            except OSError:
+                pass
 
 
 def processes_where(file: str, matches: Callable[[str], bool]) -> list[int]:

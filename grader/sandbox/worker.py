@@ -144,6 +144,8 @@ def _script_cell(module: str, path: str) -> str:
 def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None], finish: Callable[[], None]) -> None:
     notebook = _student_notebook(job)
     student_cells = list(notebook.cells)
+    if not notebook.cells:  # nbclient writes the grader's own cells at index -1: an empty notebook has none
+        notebook.cells.append(nbformat.v4.new_markdown_cell(""))
     limits = job["limits"]
     client = CappedClient(
         notebook, timeout=limits["cell_timeout_s"], startup_timeout=limits["kernel_start_timeout_s"],
