@@ -88,3 +88,20 @@ def test_a_submission_on_a_worker_that_dies_is_graded_on_another(tmp_path):
     assert killed
     assert sorted(r.student for r in results) == ["slow1", "slow2"]
     assert all(r.status == "graded" and r.parts[0].score == r.parts[0].max_score for r in results)
+
+
+def test_a_worker_that_sees_another_assignment_refuses_to_grade(tmp_path):
+    from grader.cache import grader_fingerprint
+    from grader.config import load_config
+    from grader.grade.cluster import grade_remotely
+    from grader.pipeline import GradeOptions
+    from grader.submissions import discover
+
+    submission = discover([_student(tmp_path / "class", "right", RIGHT)])[0]
+    config = load_config(TINY)
+    with pytest.raises(RuntimeError, match="another assignment folder or reference"):
+        grade_remotely(submission, str(TINY), config.seeds.hidden, (grader_fingerprint(), "0" * 64),
+                       GradeOptions(device="cpu"), submission.content_hash())
+    with pytest.raises(RuntimeError, match="another grader code"):
+        grade_remotely(submission, str(TINY), config.seeds.hidden, ("0" * 64, config.fingerprint()),
+                       GradeOptions(device="cpu"), submission.content_hash())
