@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -90,9 +91,16 @@ class Assignment:
         """sha256 of the reference, every file of the folder and the parts package's source, read once per
         load (the cache key: an edited reference or handout never serves stale verdicts)."""
         digest = hashlib.sha256()
-        for path in [*filter(None, [self.reference_path]), *sorted(p for p in self.folder.rglob("*") if p.is_file()),
-                     *self.source_files]:
-            digest.update(str(path).encode())
+        # each file named relative to its own root: the same course in another folder (a clone elsewhere, a
+        # cluster worker's mount) has the same digest; its contents are what decide
+        package_root = Path(os.path.commonpath([p.parent for p in self.source_files])) if self.source_files \
+            else self.folder
+        named = [(f"reference/{self.reference_path.name}", self.reference_path)] if self.reference_path else []
+        named += [(f"assignment/{p.relative_to(self.folder)}", p)
+                  for p in sorted(p for p in self.folder.rglob("*") if p.is_file())]
+        named += [(f"parts/{_relative(p, package_root)}", p) for p in self.source_files]
+        for name, path in named:
+            digest.update(name.encode())
             try:
                 digest.update(path.read_bytes())
             except OSError:
@@ -107,6 +115,13 @@ class Assignment:
             return frozenset("".join(c["source"]).strip() for c in cells if c.get("cell_type") == "markdown")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return frozenset()
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return path.name
 
 
 def read_toml(path: Path) -> dict[str, Any]:

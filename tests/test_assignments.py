@@ -90,3 +90,14 @@ def test_an_assignment_folder_that_cannot_work_is_a_configuration_error(tmp_path
     (target / "assignment" / "assignment.toml").unlink()
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(target / "assignment")
+
+
+def test_the_same_course_in_another_folder_has_the_same_fingerprint(tmp_path):
+    """What decides a cache hit, and what a cluster worker compares, is the files' contents, not where the
+    course lives (a clone elsewhere, a worker's mount); an edited file still changes it."""
+    shutil.copytree(TINY.parent, tmp_path / "tiny")
+    here, there = load_config(TINY), load_config(tmp_path / "tiny" / "assignment")
+    assert here.fingerprint() == there.fingerprint()
+    grading = tmp_path / "tiny" / "assignment" / "grading.toml"
+    grading.write_text(grading.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert load_config(tmp_path / "tiny" / "assignment").fingerprint() != here.fingerprint()
