@@ -28,12 +28,21 @@ def _student(klass: Path, name: str, code: str) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def cluster():
+    """One LocalCluster with two process workers for the module; `grade --cluster ADDRESS` connects to it."""
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as started:
+        yield started
+
+
 def _checks(result):
     return result.status, result.score, [(c.id, c.score, c.message) for p in result.parts for c in p.checks]
 
 
 @pytest.mark.slow
-def test_a_class_graded_on_a_local_cluster_gets_the_local_results_and_the_local_cache(tmp_path):
+def test_a_class_graded_on_a_local_cluster_gets_the_local_results_and_the_local_cache(tmp_path, cluster):
     from grader.grade import main as grade
 
     klass = tmp_path / "class"
@@ -41,18 +50,19 @@ def test_a_class_graded_on_a_local_cluster_gets_the_local_results_and_the_local_
     _student(klass, "wrong", RIGHT.replace("x + y", "x - y"))
     _student(klass, "broken", "def add(a, b):\n    return a +* b\n")
     local = grade(paths=[klass], out=tmp_path / "local", jobs=2, assignment=TINY, quiet=True)
-    remote = grade(paths=[klass], out=tmp_path / "remote", assignment=TINY, quiet=True, cluster="local:2")
+    remote = grade(paths=[klass], out=tmp_path / "remote", assignment=TINY, quiet=True,
+                   cluster=cluster.scheduler_address)
     assert [r.student for r in remote.results] == ["broken", "right", "wrong"]
     assert [_checks(r) for r in remote.results] == [_checks(r) for r in local.results]
     assert remote.results[1].score == remote.results[1].max_score and remote.results[2].parts[0].score == 0
     assert "separate_user" in remote.results[1].sandbox.get("applied", []) or os.geteuid() != 0  # sandboxed there
-    again = grade(paths=[klass], out=tmp_path / "remote", assignment=TINY, quiet=True, cluster="local:2")
+    again = grade(paths=[klass], out=tmp_path / "remote", assignment=TINY, quiet=True, cluster="local:1")
     assert all(r.from_cache for r in again.results)  # the cache is the grading process's, as locally
     assert (tmp_path / "remote" / "index.html").is_file() and (tmp_path / "remote" / "grades.csv").is_file()
 
 
 @pytest.mark.slow
-def test_a_submission_on_a_worker_that_dies_is_graded_on_another(tmp_path):
+def test_a_submission_on_a_worker_that_dies_is_graded_on_another(tmp_path, cluster):
     from grader.config import load_config
     from grader.grade.cluster import connect, grade_on_cluster
     from grader.pipeline import GradeOptions
@@ -63,7 +73,7 @@ def test_a_submission_on_a_worker_that_dies_is_graded_on_another(tmp_path):
         _student(klass, name, "import time\ntime.sleep(4)\n" + RIGHT)
     submissions = discover([klass])
     config, options = load_config(TINY), GradeOptions(device="cpu")
-    client = connect("local:2")
+    client = connect(cluster.scheduler_address)
     results, killed = [], []
     try:
         def kill_a_busy_worker() -> None:
@@ -82,9 +92,7 @@ def test_a_submission_on_a_worker_that_dies_is_graded_on_another(tmp_path):
         grade_on_cluster(client, [(s, s.content_hash()) for s in submissions], config, options, results.append)
         killer.join()
     finally:
-        cluster = client.cluster
         client.close()
-        cluster.close()
     assert killed
     assert sorted(r.student for r in results) == ["slow1", "slow2"]
     assert all(r.status == "graded" and r.parts[0].score == r.parts[0].max_score for r in results)

@@ -150,7 +150,10 @@ def test_kit_and_full_grader_give_the_example_class_the_same_public_checks(kit, 
 
     monkeypatch.setattr(pipeline, "execute_submission", execute_once)
     options = GradeOptions(device="cpu", public_only=True)
-    submissions = discover([EXAMPLES])
+    # both formats and every part's public failure; heidi (a written part), judy (hidden cases) and ivan (1.3 not
+    # defined: judged without expected values) add nothing here that these do not, and the suite has a budget
+    submissions = [s for s in discover([EXAMPLES]) if s.student in
+                   ("alice", "bob", "carol", "dave", "erin", "frank", "grace")]
     with ThreadPoolExecutor(max_workers=2) as pool:
         graded = list(pool.map(lambda s: pipeline.grade_submission(s, full, options), submissions))
     from_kit = [pipeline.grade_submission(s, kit_config, GradeOptions(device="cpu")) for s in submissions]

@@ -48,7 +48,8 @@ def connect(spec: str) -> Any:
             raise ClusterUnavailable("--cluster local:N needs N >= 1")
         # processes, one thread each: a submission's sandbox is a process tree of its own either way, and
         # one grading thread per worker keeps the workers' own Python state apart
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        # ":0": its status pages on a free port, so two local clusters never compete for 8787
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
         return Client(cluster)
     try:
         return Client(spec, timeout=30)
