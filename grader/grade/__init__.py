@@ -75,15 +75,19 @@ def _grade_or_reuse(submission: Submission, config: GradingConfig, options: Grad
                 return cached
         stage = "grade"
         result = grade_submission(submission, config, options, content_hash)
-        stage = "cache the result of"
-        if cache is not None and not has_flag(result, "timeout"):  # a timeout may be the machine's load: retry
-            try:
-                cache.put(key, result)
-            except Exception:  # noqa: BLE001 - a cache that cannot be written costs speed, not the grade
-                pass
+        _remember(cache, key, result)
         return result
     except Exception as error:  # noqa: BLE001 - one submission must never stop the class
         return failed_result(submission, config, options, stage, error)
+
+
+def _remember(cache: ResultCache | None, key: str, result: SubmissionResult) -> None:
+    """Cache a result (the same rule whether it was graded here or on a cluster)."""
+    if cache is not None and not has_flag(result, "timeout"):  # a timeout may be the machine's load: retry
+        try:
+            cache.put(key, result)
+        except Exception:  # noqa: BLE001 - a cache that cannot be written costs speed, not the grade
+            pass
 
 
 def main(*, paths: list[Path], out: Path = Path("reports"), jobs: int | None = None, device: str = "auto",
@@ -246,11 +250,8 @@ def _grade_on_cluster(submissions: list[Submission], run: Run, cache: ResultCach
             misses.append((submission, content_hash))
 
     def finished(result: SubmissionResult) -> None:
-        if cache is not None and not has_flag(result, "timeout") and result.student in keys:
-            try:
-                cache.put(keys[result.student], result)
-            except Exception:  # noqa: BLE001 - a cache that cannot be written costs speed, not the grade
-                pass
+        if result.student in keys:
+            _remember(cache, keys[result.student], result)
         done(result)
 
     grade_on_cluster(run.cluster, misses, run.config, run.options, finished)

@@ -93,6 +93,7 @@ def grade_on_cluster(client: Any, submissions: list[tuple[Submission, str]], con
     workers = max(1, len(client.scheduler_info().get("workers", {})))
     pending = iter(submissions)
     by_future: dict[Any, tuple[Submission, str]] = {}
+    flowing = as_completed()  # yields each future as it finishes; more are added while it runs
 
     def submit_next() -> None:
         item = next(pending, None)
@@ -104,7 +105,6 @@ def grade_on_cluster(client: Any, submissions: list[tuple[Submission, str]], con
         by_future[future] = item
         flowing.add(future)
 
-    flowing = as_completed()
     for _ in range(workers * IN_FLIGHT_PER_WORKER):
         submit_next()
     for future in flowing:

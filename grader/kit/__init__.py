@@ -22,8 +22,10 @@ import base64
 import hashlib
 import importlib
 import io
+import json
 import re
 import shutil
+import tomllib
 import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -81,9 +83,10 @@ def main(*, out: Path, assignment: Path = DEFAULT_ASSIGNMENT) -> Kit:
     config = load_config(assignment)
     if config.is_kit or config.assignment is None:
         raise KitRefused(f"{assignment} is already a student kit's assignment: build kits from the full grader")
+    manifest = tomllib.loads((config.assignment.folder / "assignment.toml").read_text(encoding="utf-8"))
     files = dict(_engine_files())
-    files.update(_parts_package_files(config))
-    folder, public_parts = _assignment_files(config)
+    files.update(_parts_package_files(manifest["parts"]))
+    folder, public_parts = _assignment_files(config, manifest)
     files.update({f"{KIT_FOLDER}/{name}": data for name, data in folder.items()})
     problems = leaks(files, config.reference_path.read_text(encoding="utf-8"), [str(config.seeds.hidden)])
     if problems:
@@ -106,9 +109,9 @@ def _engine_files() -> Iterator[tuple[str, bytes]]:
             yield f"grader/{relative.as_posix()}", path.read_bytes()
 
 
-def _parts_package_files(config: GradingConfig) -> dict[str, bytes]:
+def _parts_package_files(parts: str) -> dict[str, bytes]:
     """A parts package outside the engine (another homework's) is shipped beside it, importable by name."""
-    package = importlib.import_module(_manifest(config)["parts"].split(".")[0])
+    package = importlib.import_module(parts.split(".")[0])
     root = Path(package.__file__ or "").parent
     if root == ENGINE:
         return {}
@@ -116,14 +119,7 @@ def _parts_package_files(config: GradingConfig) -> dict[str, bytes]:
             for path in sorted(root.rglob("*.py")) if "__pycache__" not in path.parts}
 
 
-def _manifest(config: GradingConfig) -> dict:
-    import tomllib
-
-    assert config.assignment is not None
-    return tomllib.loads((config.assignment.folder / "assignment.toml").read_text(encoding="utf-8"))
-
-
-def _assignment_files(config: GradingConfig) -> tuple[dict[str, bytes], list[str]]:
+def _assignment_files(config: GradingConfig, manifest: dict) -> tuple[dict[str, bytes], list[str]]:
     """The kit's assignment folder: manifest, settings without secrets, handout, contract, expectations."""
     from grader.pipeline import GradeOptions, load_reference, plan_probes
 
@@ -133,7 +129,7 @@ def _assignment_files(config: GradingConfig) -> tuple[dict[str, bytes], list[str
     # the public requests are the same for every student (pipeline.hidden_rng): recorded once
     requests = plan_probes("kit", parts, config, GradeOptions(device="cpu", public_only=True))
     expectations = record(parts, requests, load_reference(assignment.reference_path))
-    manifest = {key: value for key, value in _manifest(config).items() if key in ("title", "title_zh", "parts")}
+    manifest = {key: value for key, value in manifest.items() if key in ("title", "title_zh", "parts")}
     manifest["expectations"] = "expectations.json"
     folder: dict[str, bytes] = {}
     if assignment.handout_path and assignment.handout_path.is_file():
@@ -144,8 +140,6 @@ def _assignment_files(config: GradingConfig) -> tuple[dict[str, bytes], list[str
             folder[name] = (assignment.folder / name).read_bytes()
     settings = config.model_dump(mode="json", exclude={"rubric", "assignment"})
     settings["seeds"].pop("hidden")  # the secret stays with the instructor
-    import json
-
     folder["assignment.toml"] = ("# A student kit's assignment (built by `grade kit`): public checks only.\n"
                                  + tomli_w.dumps(manifest)).encode()
     folder["grading.toml"] = ("# Built by `grade kit` from the course's grading.toml, without the hidden seed.\n"
@@ -219,8 +213,6 @@ def leaks(files: dict[str, bytes], reference_source: str, secrets: list[str],
 def _requirements() -> list[str]:
     """The engine's dependencies: from pyproject.toml where the grader runs from its repository (the
     installed metadata of an editable install is only as new as its last `pip install`), else installed."""
-    import tomllib
-
     pyproject = REPO_ROOT / "pyproject.toml"
     if pyproject.is_file():
         return list(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"])
