@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict
+from typing import Callable
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -90,7 +91,32 @@ def apply_limits(memory_mb: int, cpu_s: int, fsize_mb: int, max_processes: int =
         resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
 
 
-def main() -> int:
+class _Forked:
+    """A child made by fork (warm path) with the one call of subprocess.Popen the keeper uses."""
+
+    def __init__(self, run: Callable[[], object], user: int | None = None) -> None:
+        self.pid = os.fork()
+        if self.pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the keeper's own handler is not the worker's
+                if user is not None:  # what Popen(user=, group=, extra_groups=[]) does, in this order
+                    os.setgroups([])
+                    os.setresgid(user, user, user)
+                    os.setresuid(user, user, user)
+                run()
+                code = 0
+            finally:
+                os._exit(code)
+
+    def poll(self) -> int | None:
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        return os.waitstatus_to_exitcode(status) if pid else None
+
+
+def main(argv: list[str] | None = None, run_child: Callable[[], object] | None = None) -> int:
+    """Cold path: run `command` as the child. Warm path (`grader.sandbox.slots`): a forked slot process
+    calls this with `run_child`, which the child runs after fork (the worker, with imports already done)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--memory-mb", type=int, default=0)
     parser.add_argument("--cpu-s", type=int, default=600)
@@ -105,7 +131,7 @@ def main() -> int:
     parser.add_argument("--max-processes", type=int, default=0)
     parser.add_argument("--separate-user", action="store_true", help="run the command as a user of its own")
     parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     group_problems = join_groups(args.cgroup_procs)
     become_subreaper()
@@ -119,7 +145,7 @@ def main() -> int:
         uid = wanted if "separate_user" in report.applied else None
         if args.report_fd is not None:
             os.write(args.report_fd, (json.dumps({"type": "sandbox", **asdict(report)}) + "\n").encode())
-        if not command:
+        if not command and run_child is None:
             return 0  # --isolate with no command: a capability probe
     # RLIMIT_NPROC is checked before the pids group: where the group holds, the rlimit is only a backstop above
     # it, so that the group's counter of failed forks (how the parent recognises a fork bomb) sees them
@@ -134,7 +160,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     as_user = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
-    child = subprocess.Popen(command, pass_fds=tuple(args.pass_fd), **as_user)
+    child: subprocess.Popen[bytes] | _Forked = \
+        _Forked(run_child, uid) if run_child is not None else subprocess.Popen(command, pass_fds=tuple(args.pass_fd),
+                                                                               **as_user)
     for fd in args.pass_fd:
         os.close(fd)  # only the worker writes to the channel
     code = None

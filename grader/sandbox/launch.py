@@ -24,7 +24,7 @@ from typing import Any, Callable
 import nbformat
 
 from grader.messages import M, Msg, render
-from grader.sandbox import protocol
+from grader.sandbox import protocol, slots
 from grader.sandbox.cgroups import GROUP_PROTECTIONS, SubmissionGroups, kill_user
 from grader.sandbox.isolation import PROTECTIONS, sandbox_uid
 
@@ -72,6 +72,7 @@ class ExecutionRecord:
     integrity_events: list[Any] = field(default_factory=list)  # the kernel's watcher notes (untrusted, advisory)
     interference: list[str] = field(default_factory=list)  # lines the parent refused (see protocol.py)
     finished: bool = False  # the worker said "done"
+    slot: int = 0  # the pid of the warm slot it was forked from (grader.sandbox.slots); 0: the cold path
     log: str = ""
     elapsed_s: float = 0.0
 
@@ -215,17 +216,30 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
     groups = SubmissionGroups.create(memory_mb=limits.group_memory_mb, max_tasks=limits.max_processes) \
         if isolate else SubmissionGroups()
     read_fd, write_fd = os.pipe()
-    command = [sys.executable, "-m", "grader.sandbox.keeper", "--memory-mb", str(limits.memory_mb),
-               "--cpu-s", str(limits.cpu_s), "--max-processes", str(limits.max_processes),
-               "--pass-fd", str(write_fd), "--report-fd", str(write_fd),
-               *[argument for procs in groups.procs_files() for argument in ("--cgroup-procs", procs)],
-               *(isolation_arguments(base, hidden, import_paths) if isolate else []), "--",
-               sys.executable, "-m", "grader.sandbox.worker", str(job_path), str(write_fd)]
+    keeper = ["--memory-mb", str(limits.memory_mb), "--cpu-s", str(limits.cpu_s),
+              "--max-processes", str(limits.max_processes),
+              *[argument for procs in groups.procs_files() for argument in ("--cgroup-procs", procs)],
+              *(isolation_arguments(base, hidden, import_paths) if isolate else [])]
+    env = scrubbed_environment(home, runtime_dir, import_paths)
+    process: subprocess.Popen[bytes] | slots.WarmProcess | None = None
     try:
-        process = subprocess.Popen(command, pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, cwd=work,
-                                   env=scrubbed_environment(home, runtime_dir, import_paths),
-                                   start_new_session=True)
+        if slots.warm_enabled():
+            log_read, log_write = os.pipe()
+            try:
+                process = slots.POOL.start(keeper=keeper, job=str(job_path), cwd=str(work), env=env, channel=write_fd,
+                                           log=(log_read, log_write), import_paths=import_paths,
+                                           preload=tuple(sorted({p.module for p in probes})))
+            finally:
+                os.close(log_write)
+                if process is None:
+                    os.close(log_read)
+        if process is None:  # the cold path: a fresh interpreter for the keeper, the worker and the kernel
+            process = subprocess.Popen(
+                [sys.executable, "-m", "grader.sandbox.keeper", *keeper, "--pass-fd", str(write_fd),
+                 "--report-fd", str(write_fd), "--", sys.executable, "-m", "grader.sandbox.worker", str(job_path),
+                 str(write_fd)],
+                pass_fds=(write_fd,), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                cwd=work, env=env, start_new_session=True)
     except BaseException:
         groups.remove()
         raise
@@ -233,7 +247,8 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
     log = bytearray()
     drainer = threading.Thread(target=_drain, args=(process.stdout, log), daemon=True)
     drainer.start()
-    record = ExecutionRecord(status="completed")
+    record = ExecutionRecord(status="completed",
+                             slot=process.slot.process.pid if isinstance(process, slots.WarmProcess) else 0)
     deadline = started + limits.submission_timeout_s
     def fork_bomb() -> Msg | None:
         return M("fork_bomb", limit=limits.max_processes) if groups.fork_failures() > FORK_FAILURES_TO_STOP else None
@@ -258,6 +273,10 @@ def _execute_in(base: Path, root: Path, kind: str, notebook: nbformat.NotebookNo
             record.sandbox.setdefault("missing", []).extend(p for p in GROUP_PROTECTIONS if p not in groups.applied)
         groups.remove()
         drainer.join(timeout=5)
+        if isinstance(process, slots.WarmProcess):
+            if not drainer.is_alive():
+                process.stdout.close()
+            process.release()
     record.log = log.decode("utf-8", errors="replace")
     record.elapsed_s = time.perf_counter() - started
     return record
@@ -336,7 +355,7 @@ def _handle(message: Any, record: ExecutionRecord) -> bool:
     return False
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes] | slots.WarmProcess) -> None:
     """Ask the keeper to kill its tree; if it does not go, kill its whole session."""
     if process.poll() is None:
         try:

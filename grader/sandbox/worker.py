@@ -141,13 +141,16 @@ def _script_cell(module: str, path: str) -> str:
             f"    del _rnn_grader_scope")
 
 
-def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None], finish: Callable[[], None]) -> None:
+def run(job: dict[str, Any], send: Callable[[dict[str, Any]], None], finish: Callable[[], None],
+        client_class: type = CappedClient) -> None:
+    """`client_class`: nbclient with a fresh kernel (cold path) or `grader.sandbox.shell.ShellClient`, an
+    IPython shell forked from a warm slot; both take the same calls."""
     notebook = _student_notebook(job)
     student_cells = list(notebook.cells)
     if not notebook.cells:  # nbclient writes the grader's own cells at index -1: an empty notebook has none
         notebook.cells.append(nbformat.v4.new_markdown_cell(""))
     limits = job["limits"]
-    client = CappedClient(
+    client = client_class(
         notebook, timeout=limits["cell_timeout_s"], startup_timeout=limits["kernel_start_timeout_s"],
         allow_errors=True, interrupt_on_timeout=True, kernel_name="python3",
         resources={"metadata": {"path": job["workdir"]}})
@@ -294,9 +297,14 @@ def _not_dumpable() -> None:
 
 
 def main() -> None:
+    serve(sys.argv[1], int(sys.argv[2]))
+
+
+def serve(job_path: str, descriptor: int, client_class: type = CappedClient) -> None:
+    """Run the job at `job_path`, reporting on `descriptor` (cold: this process's own; warm: a fork's)."""
     _not_dumpable()
-    job = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))
-    channel = os.fdopen(int(sys.argv[2]), "w", buffering=1, encoding="utf-8")
+    job = json.loads(Path(job_path).read_text(encoding="utf-8"))
+    channel = os.fdopen(descriptor, "w", buffering=1, encoding="utf-8")
 
     def send(message: dict[str, Any]) -> None:
         channel.write(json.dumps(message) + "\n")
@@ -316,7 +324,7 @@ def main() -> None:
             send({"type": "done"})
 
     try:
-        run(job, send, finish)
+        run(job, send, finish, client_class)
     except Exception as error:  # noqa: BLE001 - reported to the parent, which records it for this student
         if not finished:
             send({"type": "fatal", "reason": "worker_error", "detail": f"{type(error).__name__}: {error}"[:2000]})

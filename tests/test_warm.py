@@ -1,0 +1,149 @@
+"""Warm slots (grader.sandbox.slots): one pre-imported process per job slot forks each submission's sandbox.
+
+What matters: nothing one student changes reaches the next student forked from the same slot, and cells run
+in the forked shell behave as they do in a Jupyter kernel (the cold path, still used when no slot starts).
+"""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from grader.sandbox import slots
+from grader.sandbox.launch import ExecutionLimits, execute
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def fresh_pool(monkeypatch):
+    pool = slots.SlotPool()
+    monkeypatch.setattr(slots, "POOL", pool)
+    yield pool
+    pool.close()
+
+
+def run_cells(tmp_path, name: str, cells: list[str], *, cell_timeout_s: float = 20, output_kb: int = 64):
+    root = tmp_path / name
+    root.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    nbformat.write(notebook, root / "homework.ipynb")
+    limits = ExecutionLimits(submission_timeout_s=120, cell_timeout_s=cell_timeout_s, kernel_start_timeout_s=60,
+                             memory_mb=3072, cpu_s=300, output_kb=output_kb)
+    return execute(root=root, kind="notebook", notebook=notebook, modules=[], probes=[], limits=limits, seed=7)
+
+
+def printed(record, marker: str) -> dict:
+    text = "".join(cell.get("output", "") for cell in record.cells)
+    return json.loads(text.split(marker, 1)[1].splitlines()[0])
+
+
+# What the second student sees of the state every student starts from.
+OBSERVE = '''
+import builtins, json, os, random, sys
+import numpy as np, torch
+import grader.sandbox.runtime as runtime
+print("SEEN", json.dumps({
+    "numpy_random": float(np.random.rand()), "torch_random": float(torch.rand(1)), "random": random.random(),
+    "dtype": str(torch.get_default_dtype()), "threads": torch.get_num_threads(),
+    "environment": os.environ.get("LEAKED"), "runtime_constant": runtime.MAX_ELEMENTS,
+    "numpy_attribute": hasattr(np, "leaked"), "builtin": hasattr(builtins, "leaked"),
+    "norm": np.linalg.norm.__name__, "rnn_forward": torch.nn.RNN.forward.__name__,
+    "modules": "leaked_module" in sys.modules, "files": sorted(os.listdir(".")),
+    "home_files": sorted(os.listdir(os.environ["HOME"])), "cwd": os.getcwd(),
+}))
+'''
+
+# What the first student changes: generators, defaults, environment, library and grader modules, files.
+MUTATE = '''
+import builtins, json, os, random, sys, types
+import numpy as np, torch
+import grader.sandbox.runtime as runtime
+np.random.seed(1); torch.manual_seed(1); random.seed(1)
+torch.set_default_dtype(torch.float64); torch.set_num_threads(2)
+os.environ["LEAKED"] = "yes"
+runtime.MAX_ELEMENTS = 1
+np.leaked = builtins.leaked = True
+np.linalg.norm = lambda *args, **kwargs: 0.0
+torch.nn.RNN.forward = lambda self, *args: None
+sys.modules["leaked_module"] = types.ModuleType("leaked_module")
+open("left-behind.txt", "w").write("mine")
+open(os.path.join(os.environ["HOME"], "left-behind.txt"), "w").write("mine")
+print("CHANGED", json.dumps({"dtype": str(torch.get_default_dtype()), "environment": os.environ["LEAKED"],
+                             "runtime_constant": runtime.MAX_ELEMENTS, "files": sorted(os.listdir("."))}))
+'''
+
+
+def test_nothing_one_student_changes_reaches_the_next(tmp_path, fresh_pool):
+    before = run_cells(tmp_path, "first-look", [OBSERVE])
+    changed = run_cells(tmp_path, "mutator", [MUTATE])
+    after = run_cells(tmp_path, "second-look", [OBSERVE])
+    assert before.slot and before.slot == changed.slot == after.slot  # the same warm slot forked all three
+    assert changed.cells[0]["status"] == "ok", changed.cells
+    # the changes were made (within the mutator's own process) ...
+    assert printed(changed, "CHANGED ") == {"dtype": "torch.float64", "environment": "yes", "runtime_constant": 1,
+                                            "files": ["homework.ipynb", "left-behind.txt"]}
+    # ... and the next student starts exactly where the first one did
+    seen_before, seen_after = printed(before, "SEEN "), printed(after, "SEEN ")
+    assert seen_before.pop("cwd") != seen_after.pop("cwd")  # each has a private copy of its own
+    assert seen_after == seen_before
+    assert seen_after["dtype"] == "torch.float32" and seen_after["threads"] == 1
+    assert seen_after["environment"] is None and seen_after["norm"] == "norm" and seen_after["files"] == ["homework.ipynb"]
+    assert "left-behind.txt" not in seen_after["home_files"]
+
+
+def test_a_slot_that_died_is_replaced(tmp_path, fresh_pool):
+    import os
+    import signal
+
+    first = run_cells(tmp_path, "one", ["print('one')"])
+    os.kill(first.slot, signal.SIGKILL)
+    second = run_cells(tmp_path, "two", ["print('two')"])
+    assert second.slot and second.slot != first.slot
+    assert second.cells[0]["output"] == "two\n"
+
+
+@pytest.fixture(params=["warm", "cold"])
+def path(request, monkeypatch, fresh_pool):
+    monkeypatch.setenv("RNN_GRADER_WARM", "1" if request.param == "warm" else "0")
+    return request.param
+
+
+def test_cells_behave_as_in_a_kernel(tmp_path, path):
+    record = run_cells(tmp_path, "cells", [
+        "x = 41\nx + 1",
+        "import sys\nprint('to stdout')\nprint('to stderr', file=sys.stderr)",
+        "1 / 0",
+        "import time\ntime.sleep(60)",
+        "%time y = 2\n!echo shell-says-hi",
+        "print('x' * 200_000)",
+        "print(x, y)",
+    ], cell_timeout_s=3)
+    assert bool(record.slot) == (path == "warm")
+    cells = record.cells
+    assert record.status == "completed" and record.finished, record.fatal_message
+    assert [c["status"] for c in cells] == ["ok", "ok", "error", "timeout", "ok", "ok", "ok"]
+    assert cells[0]["output"] == "42\n"
+    assert "to stdout" in cells[1]["output"] and "to stderr" in cells[1]["output"]
+    assert cells[2]["ename"] == "ZeroDivisionError" and cells[2]["execution_count"] == 3
+    assert any("1 / 0" in line for line in cells[2]["traceback"])
+    assert "shell-says-hi" in cells[4]["output"] and "Wall time" in cells[4]["output"]
+    assert cells[5]["dropped_output_bytes"] > 0 and len(cells[5]["output"]) <= 4000
+    assert cells[6]["output"] == "41 2\n"  # state survives an error and an interrupted cell
+
+
+def test_a_process_that_dies_is_reported_at_its_cell(tmp_path, path):
+    record = run_cells(tmp_path, "dies", ["print('before')", "import os\nos._exit(3)", "print('never')"])
+    assert record.status == "crashed"
+    assert [c["status"] for c in record.cells] == ["ok", "dead"]
+    assert record.fatal_message.key == "kernel_died" and record.fatal_message.params["number"] == 2
+
+
+def test_a_cell_that_ignores_the_interrupt_is_ended(tmp_path, fresh_pool):
+    record = run_cells(tmp_path, "stubborn", [
+        "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(120)", "print('never')"],
+        cell_timeout_s=2)
+    assert record.slot
+    assert record.status == "crashed" and [c["status"] for c in record.cells] == ["dead"]
