@@ -132,6 +132,7 @@ def become_executor(requests: int, replies: int, workdir: str) -> None:
     if "" not in sys.path:
         sys.path.insert(0, "")  # the submission's own modules import, as from a kernel started there
     tempfile.tempdir = None  # the slot's TMPDIR was cached at import; this submission has its own
+    sys.argv = [""]  # not the slot's command line: a notebook's `argparse.parse_args()` sees no arguments
     serve(_make_shell(), requests, replies)
 
 
