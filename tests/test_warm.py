@@ -147,3 +147,10 @@ def test_a_cell_that_ignores_the_interrupt_is_ended(tmp_path, fresh_pool):
         cell_timeout_s=2)
     assert record.slot
     assert record.status == "crashed" and [c["status"] for c in record.cells] == ["dead"]
+
+
+def test_without_a_slot_the_cold_path_grades_and_says_why(tmp_path, fresh_pool, monkeypatch):
+    monkeypatch.setattr(slots, "SLOT_START_TIMEOUT_S", 0.001)  # no slot can be ready that fast
+    record = run_cells(tmp_path, "cold", ["print('still graded')"])
+    assert record.slot == 0 and record.finished and record.cells[0]["output"] == "still graded\n"
+    assert fresh_pool.unavailable() and "did not start" in fresh_pool.unavailable()[0]

@@ -28,6 +28,7 @@ from grader.pipeline import GradeOptions, failed_result, grade_submission
 from grader.report import render_reports
 from grader.results import SubmissionResult, has_flag, pending_review, safe_file_name, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
+from grader.sandbox import slots
 from grader.sandbox.launch import executing_at_most, probe_isolation, sandbox_features
 from grader.submissions import Submission, discover
 
@@ -227,6 +228,8 @@ def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | Non
                 futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache) for s in submissions]
                 for future in as_completed(futures):
                     done(future.result())
+            run.problems += [f"warm processes not used ({reason[:300]}): each submission started fresh ones "
+                             f"(slower, same results)" for reason in slots.POOL.unavailable()]
     return sorted(results, key=lambda r: r.student)
 
 

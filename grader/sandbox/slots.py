@@ -147,6 +147,10 @@ def main() -> None:
     start = os.getcwd()
     sys.path[:] = [entry for entry in sys.path if entry not in ("", start)]  # `-m` put the slot's folder first
     failed = _preload(sys.argv[2:])
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():  # a forked child could not use CUDA: go cold
+        control.send(json.dumps({"ready": False, "reason": "CUDA was initialised while importing"}).encode())
+        return
     control.send(json.dumps({"ready": True, "failed": failed}).encode())
     serve(control)
 
@@ -174,12 +178,16 @@ class Slot:
                     [sys.executable, "-m", "grader.sandbox.slots", str(theirs.fileno()), *preload],
                     pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors,
                     cwd=self.folder, start_new_session=True,
-                    env=scrubbed_environment(self.folder / "home", self.folder / "runtime", import_paths))
+                    env={**scrubbed_environment(self.folder / "home", self.folder / "runtime", import_paths),
+                         # should anything ask torch.cuda.is_available() here, NVML answers: the CUDA driver
+                         # initialised in the slot would make CUDA unusable in every fork
+                         "PYTORCH_NVML_BASED_CUDA_CHECK": "1"})
         finally:
             theirs.close()
         ready = self.receive(SLOT_START_TIMEOUT_S)
         if not ready or not ready.get("ready"):
-            detail = self.errors.read_text(encoding="utf-8", errors="replace")[-2000:] if self.errors.exists() else ""
+            detail = str((ready or {}).get("reason") or "") or \
+                (self.errors.read_text(encoding="utf-8", errors="replace")[-2000:] if self.errors.exists() else "")
             self.close()
             raise SlotUnavailable(f"the warm slot did not start: {detail.strip() or 'no reason given'}")
         self.failed_imports = ready.get("failed", [])
@@ -285,6 +293,11 @@ class SlotPool:
             slot.close()
             slot = None
         return None
+
+    def unavailable(self) -> list[str]:
+        """Why warm slots could not be had in this process (those submissions ran on the cold path)."""
+        with self._lock:
+            return sorted(set(self._broken.values()))
 
     def give_back(self, slot: Slot, reusable: bool) -> None:
         if not reusable or not slot.alive():
