@@ -29,7 +29,7 @@ from grader.report import render_reports
 from grader.results import SubmissionResult, has_flag, pending_review, safe_file_name, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
 from grader.sandbox import slots
-from grader.sandbox.launch import executing_at_most, probe_isolation, sandbox_features
+from grader.sandbox.launch import probe_isolation, sandbox_features
 from grader.submissions import Submission, discover
 
 
@@ -223,8 +223,7 @@ def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | Non
         if run.cluster is not None:
             _grade_on_cluster(submissions, run, cache, done)
         else:
-            # one thread more than job slots: the parent's reading and judging overlap the students' runs
-            with executing_at_most(run.jobs), ThreadPoolExecutor(max_workers=run.jobs + 1) as pool:
+            with ThreadPoolExecutor(max_workers=run.jobs) as pool:
                 futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache) for s in submissions]
                 for future in as_completed(futures):
                     done(future.result())

@@ -17,10 +17,9 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import nbformat
 
@@ -177,35 +176,12 @@ def _copy_submission(root: Path, work: Path) -> None:
         shutil.copy2(root, work / root.name)
 
 
-@contextmanager
-def executing_at_most(jobs: int) -> Iterator[None]:
-    """While in this block, at most `jobs` submissions execute at once in this process, however many threads
-    read and judge: `grade` runs one thread more than it has job slots, so the parent's own work on one student
-    (reading, judging, evaluating weights) overlaps the next student's run instead of leaving a core idle."""
-    global _EXECUTIONS
-    previous, _EXECUTIONS = _EXECUTIONS, threading.BoundedSemaphore(jobs)
-    try:
-        yield
-    finally:
-        _EXECUTIONS = previous
-
-
-_EXECUTIONS: threading.BoundedSemaphore | None = None
-
-
 def execute(*, root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
             probes: list[ProbeJob], limits: ExecutionLimits, seed: int,
             hidden: tuple[Path, ...] = (), isolate: bool = True,
             import_paths: tuple[Path, ...] = (), scripts: bool = False) -> ExecutionRecord:
     """`scripts`: run each module as a script (`__main__`, its own namespace) and a notebook with
     `__name__ == "__main__"`, for code written without the contract (see grader.parts.found)."""
-    with _EXECUTIONS or nullcontext():  # the submission's budget starts when it starts running
-        return _execute(root, kind, notebook, modules, probes, limits, seed, hidden, isolate, import_paths, scripts)
-
-
-def _execute(root: Path, kind: str, notebook: nbformat.NotebookNode | None, modules: list[str],
-             probes: list[ProbeJob], limits: ExecutionLimits, seed: int, hidden: tuple[Path, ...], isolate: bool,
-             import_paths: tuple[Path, ...], scripts: bool) -> ExecutionRecord:
     started = time.perf_counter()
     base = Path(tempfile.mkdtemp(prefix="rnn-grader-"))
     try:
