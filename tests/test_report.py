@@ -170,3 +170,22 @@ def test_every_check_message_key_exists_and_renders_in_both_languages():
             text = render(M(key, **{name: 1.5 for name in fields}), lang)  # numbers satisfy every format spec
             assert "{" not in text, (lang, key)
     assert render(M("not_defined", name="srn_rnn"), "zh") == "`srn_rnn` 未定义"
+
+
+def test_student_pages_rendered_by_several_processes_are_the_same_pages(example_class, monkeypatch):
+    import grader.report as report
+
+    results = [example_class[0][name].to_json() for name in ("alice", "carol", "frank", "ivan")]
+    pools = []
+
+    class CountedPool(report.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(report, "ProcessPoolExecutor", CountedPool)
+    monkeypatch.setattr(report, "PARALLEL_FROM", 2)
+    in_parallel = report.student_pages(results, "zh", jobs=2)
+    assert pools == [2]  # the pool was used
+    assert in_parallel == report.student_pages(results, "zh", jobs=1)
+    assert all("<svg" in page for page in in_parallel[:1])  # plots included

@@ -285,7 +285,8 @@ def _write_html(run: Run) -> None:
             "seconds": f"{run.seconds:.0f}", "jobs": run.jobs, "sandbox": sandbox_features(run.results),
             "assignment": run.config.assignment.title_in(run.lang) if run.config.assignment else "",
             "similar": run.similar}
-    run.index = render_reports([r.to_json() for r in run.results], run.out, lang=run.lang, meta=meta)
+    run.index = render_reports([r.to_json() for r in run.results], run.out, lang=run.lang, meta=meta,
+                               jobs=run.jobs)
 
 
 def _write_similarity(run: Run) -> None:
