@@ -36,6 +36,19 @@ REPO = Path(__file__).resolve().parents[1]
 PEERS_VENV = REPO / "bench" / ".peers-venv"
 PEERS_REQUIREMENTS = REPO / "bench" / "peers-requirements.txt"
 
+
+def _hello_test(model: str, train: str) -> tuple[tuple[str, ...], str]:
+    """Part 2's public example for one of its two models: 15 epochs on hello -> ohlol lower the loss."""
+    return (model, train, "one_hot", "encode", "HELLO_VOCAB"), f"""
+        import torch
+        torch.manual_seed(0)
+        inputs = one_hot(encode('hello', HELLO_VOCAB), 4)
+        labels = torch.tensor(encode('ohlol', HELLO_VOCAB)).view(-1, 1)
+        history = {train}({model}(4, 4, 1), inputs, labels, epochs=15)
+        assert len(history) == 15 and history[-1][0] < history[0][0]
+    """
+
+
 # One test per part: the part's public example, as a student's own notebook would check it.
 PART_TESTS: dict[str, tuple[tuple[str, ...], str]] = {
     "q1_1": (("srn_numpy",), """
@@ -63,22 +76,8 @@ PART_TESTS: dict[str, tuple[tuple[str, ...], str]] = {
         out, h_n, Y = srn_rnn(sequence, torch.zeros(1, 1, 2), rnn, linear)
         assert tuple(out.shape) == (3, 1, 2) and tuple(h_n.shape) == (1, 1, 2) and tuple(Y.shape) == (3, 1, 2)
     """),
-    "q2_1": (("HelloCell", "train_hello_cell", "one_hot", "encode", "HELLO_VOCAB"), """
-        import torch
-        torch.manual_seed(0)
-        inputs = one_hot(encode('hello', HELLO_VOCAB), 4)
-        labels = torch.tensor(encode('ohlol', HELLO_VOCAB)).view(-1, 1)
-        history = train_hello_cell(HelloCell(4, 4, 1), inputs, labels, epochs=15)
-        assert len(history) == 15 and history[-1][0] < history[0][0]
-    """),
-    "q2_2": (("HelloRNN", "train_hello_rnn", "one_hot", "encode", "HELLO_VOCAB"), """
-        import torch
-        torch.manual_seed(0)
-        inputs = one_hot(encode('hello', HELLO_VOCAB), 4)
-        labels = torch.tensor(encode('ohlol', HELLO_VOCAB)).view(-1, 1)
-        history = train_hello_rnn(HelloRNN(4, 4, 1), inputs, labels, epochs=15)
-        assert len(history) == 15 and history[-1][0] < history[0][0]
-    """),
+    "q2_1": _hello_test("HelloCell", "train_hello_cell"),
+    "q2_2": _hello_test("HelloRNN", "train_hello_rnn"),
     "q3": (("Seq2Seq", "train_seq2seq", "translate", "make_data", "PAIRS"), """
         import torch
         torch.manual_seed(0)

@@ -202,8 +202,7 @@ def render_reports(results: list[dict[str, Any]], out: Path, *, lang: str, meta:
     """Write index.html and students/*.html under ``out``; returns the index's path. Results of schema 1
     (flags and titles in English) are read too. `jobs`: processes for the student pages."""
     results = [upgrade_from_1(r) if r.get("schema") == 1 else r for r in results]
-    t = Translator(lang)
-    environment = _environment()
+    t, environment = _renderer(lang)
     students_dir = out / "students"
     students_dir.mkdir(parents=True, exist_ok=True)
     rows = []

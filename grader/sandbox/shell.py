@@ -117,21 +117,15 @@ def keep_only(descriptors: set[int]) -> None:
 
 def become_executor(requests: int, replies: int, workdir: str) -> None:
     """The forked child's set-up, then its loop; never returns (the caller `os._exit`s)."""
-    import ctypes
-    import tempfile
+    from grader.sandbox.worker import set_dumpable
 
+    # stdin (/dev/null), the environment and tempfile's folder are the submission's already: the keeper
+    # (grader.sandbox.slots._keeper) set them before forking the worker, and this process is the worker's fork
     keep_only({requests, replies})  # the worker's pipe to the parent is not the student's to write
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)  # input() reads nothing, as in a kernel without stdin; never the grader's requests
-    os.close(null)
-    try:  # the kernel was a process of its own (dumpable); the worker above stays non-dumpable
-        ctypes.CDLL(None, use_errno=True).prctl(4, 1, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+    set_dumpable(True)  # the kernel was a process of its own (dumpable); the worker above stays non-dumpable
     os.chdir(workdir)
     if "" not in sys.path:
         sys.path.insert(0, "")  # the submission's own modules import, as from a kernel started there
-    tempfile.tempdir = None  # the slot's TMPDIR was cached at import; this submission has its own
     sys.argv = [""]  # not the slot's command line: a notebook's `argparse.parse_args()` sees no arguments
     serve(_make_shell(), requests, replies)
 
@@ -181,9 +175,8 @@ class ShellClient:
     output_budget = 256 * 1024
 
     def __init__(self, notebook: Any, *, timeout: float, resources: dict[str, Any], **_: Any) -> None:
-        self.notebook, self.timeout = notebook, timeout
+        self.timeout = timeout
         self.workdir = resources["metadata"]["path"]
-        self.output_bytes: dict[int, int] = {}
         self.dropped_bytes: dict[int, int] = {}
         self.timed_out = False
         self.pid = 0

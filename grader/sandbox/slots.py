@@ -49,16 +49,14 @@ def warm_enabled() -> bool:
 
 # ---- the slot process ------------------------------------------------------------------------------
 
-def _preload(modules: list[str]) -> list[str]:
-    failed = []
+def _preload(modules: list[str]) -> None:
     for name in [*PRELOAD, *modules]:
         try:
             importlib.import_module(name)
         except Exception:  # noqa: BLE001 - the submission imports it again and its failure is reported there
-            failed.append(name)
+            pass
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-    return failed
 
 
 def serve(control: socket.socket) -> None:
@@ -146,12 +144,12 @@ def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     start = os.getcwd()
     sys.path[:] = [entry for entry in sys.path if entry not in ("", start)]  # `-m` put the slot's folder first
-    failed = _preload(sys.argv[2:])
+    _preload(sys.argv[2:])
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():  # a forked child could not use CUDA: go cold
         control.send(json.dumps({"ready": False, "reason": "CUDA was initialised while importing"}).encode())
         return
-    control.send(json.dumps({"ready": True, "failed": failed}).encode())
+    control.send(json.dumps({"ready": True}).encode())
     serve(control)
 
 
@@ -190,7 +188,6 @@ class Slot:
                 (self.errors.read_text(encoding="utf-8", errors="replace")[-2000:] if self.errors.exists() else "")
             self.close()
             raise SlotUnavailable(f"the warm slot did not start: {detail.strip() or 'no reason given'}")
-        self.failed_imports = ready.get("failed", [])
 
     def receive(self, timeout_s: float | None) -> dict[str, Any] | None:
         """The slot's next message; None on timeout; {"gone": True} when the slot is gone."""

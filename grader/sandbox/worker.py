@@ -284,14 +284,15 @@ def _integrity_events(descriptor: int) -> list[Any]:
     return events
 
 
-def _not_dumpable() -> None:
-    """The kernel runs as this process's user: without this it could open our pipe through /proc/<pid>/fd
-    and write lines of its own, or read our memory. Non-dumpable, /proc/<pid> is root's (execve gives the
-    kernel its own, dumpable, state). The parent validates every line anyway (protocol.py)."""
+def set_dumpable(dumpable: bool) -> None:
+    """The worker is made non-dumpable: the kernel runs as its user and could otherwise open our pipe through
+    /proc/<pid>/fd and write lines of its own, or read our memory. Non-dumpable, /proc/<pid> is root's (execve
+    gives the kernel its own, dumpable, state; the warm path's forked executor asks for it back). The parent
+    validates every line anyway (protocol.py)."""
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+        ctypes.CDLL(None, use_errno=True).prctl(4, int(dumpable), 0, 0, 0)  # PR_SET_DUMPABLE
     except (OSError, AttributeError):
         pass
 
@@ -302,7 +303,7 @@ def main() -> None:
 
 def serve(job_path: str, descriptor: int, client_class: type = CappedClient) -> None:
     """Run the job at `job_path`, reporting on `descriptor` (cold: this process's own; warm: a fork's)."""
-    _not_dumpable()
+    set_dumpable(False)
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     channel = os.fdopen(descriptor, "w", buffering=1, encoding="utf-8")
 
