@@ -105,6 +105,18 @@ def test_a_slot_that_died_is_replaced(tmp_path, fresh_pool):
     assert second.cells[0]["output"] == "two\n"
 
 
+def test_a_first_optimizer_imports_nothing_new(tmp_path, fresh_pool):
+    """torch imports torch._dynamo (~800 modules, 1.1-1.5 s) on the first optimizer a process makes: part 2's
+    training paid that in every submission until the slot imported it once for all of them."""
+    record = run_cells(tmp_path, "optimizer", [
+        "import json, sys\nbefore = set(sys.modules)\nimport torch\n"
+        "torch.optim.Adam(torch.nn.RNNCell(4, 4).parameters(), lr=0.1).step()\n"
+        "print('NEW', json.dumps(sorted(set(sys.modules) - before)))"])
+    assert record.slot and record.cells[0]["status"] == "ok", record.cells
+    new = printed(record, "NEW ")
+    assert len(new) < 10 and not any(name.startswith(("torch._dynamo", "sympy")) for name in new), new
+
+
 @pytest.fixture(params=["warm", "cold"])
 def path(request, monkeypatch, fresh_pool):
     monkeypatch.setenv("RNN_GRADER_WARM", "1" if request.param == "warm" else "0")
