@@ -189,3 +189,94 @@ def test_student_pages_rendered_by_several_processes_are_the_same_pages(example_
     assert pools == [2]  # the pool was used
     assert in_parallel == report.student_pages(results, "zh", jobs=1)
     assert all("<svg" in page for page in in_parallel[:1])  # plots included
+
+
+def test_plots_drawn_while_grading_are_what_the_pages_show_and_are_not_drawn_again(example_class, monkeypatch):
+    import grader.report as report
+    from grader.report.plotcache import PlotCache
+
+    results_by_student, out = example_class
+    results = [results_by_student[name].to_json() for name in ("alice", "frank")]
+    drawn_by_grade = PlotCache(out / "cache" / "plots")
+    assert len(list((out / "cache" / "plots").glob("*/*.svg"))) >= 3  # grading drew (ahead or with the pages)
+    fresh = report.student_pages(results, "en")  # no cache: every plot drawn now
+    calls = []
+    real_curve = report.plots.loss_curve
+    monkeypatch.setattr(report.plots, "loss_curve", lambda *a, **k: calls.append(1) or real_curve(*a, **k))
+    assert report.student_pages(results, "en", cache=drawn_by_grade) == fresh  # the same SVGs ...
+    assert calls == []  # ... and none drawn again
+    report.student_pages(results, "zh", cache=drawn_by_grade)
+    assert calls  # other labels are other plots
+
+
+def test_a_plot_cache_that_cannot_be_written_still_draws(tmp_path):
+    from grader.report.plotcache import PlotCache
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    cache = PlotCache(blocked / "plots")
+    assert cache.svg({"a": 1}, lambda: "<svg>1</svg>") == "<svg>1</svg>"
+    assert cache.svg({"a": 1}, lambda: "<svg>again</svg>") == "<svg>again</svg>"  # nothing was stored
+    working = PlotCache(tmp_path / "plots")
+    assert working.svg({"a": 1}, lambda: "<svg>1</svg>") == "<svg>1</svg>"
+    assert working.svg({"a": 1}, lambda: "<svg>never</svg>") == "<svg>1</svg>"
+    assert working.svg({"a": 2}, lambda: "<svg>2</svg>") == "<svg>2</svg>"
+
+
+def test_work_ahead_runs_in_order_keeps_a_bounded_queue_of_optional_work_and_stops_promptly():
+    import threading
+    import time
+
+    from grader.grade.ahead import WorkAhead
+
+    done, release = [], threading.Event()
+
+    def work(n):
+        release.wait(5)
+        time.sleep(0.05)
+        if n == 1:
+            raise ValueError("a broken result")
+        done.append(n)
+
+    ahead = WorkAhead()
+    wanted = ahead.submit(lambda: "wanted")
+    for n in range(WorkAhead.MAX_QUEUED + 10):
+        ahead.maybe(lambda n=n: work(n))  # beyond the bound: dropped (whoever needs it does it again)
+    release.set()
+    deadline = time.monotonic() + 10
+    while len(done) < 4 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    ahead.stop()  # what had not started is dropped; the one in hand finishes; nothing raises
+    assert wanted.result() == "wanted"
+    assert done == [n for n in range(len(done) + 1) if n != 1]  # in order, past the one that failed
+    assert len(done) < WorkAhead.MAX_QUEUED // 2
+    ahead.maybe(lambda: done.append(99))  # after stop: ignored, no error
+    assert 99 not in done
+
+
+def test_grade_draws_a_finished_students_plots_while_the_next_one_runs(tmp_path, monkeypatch):
+    import threading
+
+    import grader.report as report
+
+    threads = []
+    real_curve = report.plots.loss_curve
+    monkeypatch.setattr(report.plots, "loss_curve",
+                        lambda *a, **k: threads.append(threading.current_thread().name) or real_curve(*a, **k))
+    batch = grade(paths=[EXAMPLES / "alice", EXAMPLES / "bob"], out=tmp_path, jobs=1, only=["2.2"], device="cpu",
+                  quiet=True)
+    assert [r.status for r in batch.results] == ["graded", "graded"]
+    assert 1 <= len(threads) <= 2  # one plot each, none drawn twice (equal plots are drawn once)
+    assert threads[0].startswith("grade-ahead")  # the first student's, while the second one ran
+    assert all("<svg" in (tmp_path / "students" / f"{s}.html").read_text(encoding="utf-8") for s in ("alice", "bob"))
+
+
+def test_no_gpu_device_means_cpu_without_importing_torch():
+    import subprocess
+    import sys
+
+    if any(Path("/dev").glob("nvidia[0-9]*")) or Path("/dev/kfd").exists() or not sys.platform.startswith("linux"):
+        pytest.skip("this machine has a GPU device (or is not Linux): torch is asked")
+    code = "import sys; from grader.grade import resolve_device; print(resolve_device('auto'), 'torch' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["cpu", "False"]

@@ -19,6 +19,7 @@ from typing import Any
 
 from grader.i18n import Translator
 from grader.report import _environment, _student_page
+from grader.report.plotcache import PlotCache
 from grader.results import current_schema, safe_file_name
 
 
@@ -66,13 +67,14 @@ def upload_name(result: dict[str, Any]) -> tuple[str, str] | None:
 def main(*, results: Path, out: Path, lang: str = "en") -> FeedbackRun:
     """One page per student in `out/`, and `out/feedback-<lms>.zip` where students came from an LMS."""
     t, environment = Translator(lang), _environment()
+    plots = PlotCache(results / "cache" / "plots")  # what `grade` drew for the same results: drawn once
     run = FeedbackRun()
     out.mkdir(parents=True, exist_ok=True)
     uploads: dict[str, list[tuple[str, str]]] = {}
     for path in sorted((results / "results").glob("*.json")) if (results / "results").is_dir() else []:
         try:
             result = current_schema(json.loads(path.read_text(encoding="utf-8")))
-            html = _student_page(for_student(result, t), t, environment, feedback=True)
+            html = _student_page(for_student(result, t), t, environment, feedback=True, cache=plots)
         except (OSError, ValueError, KeyError, TypeError) as error:
             run.skipped.append(f"{path.name}: {type(error).__name__}: {error}"[:300])
             continue

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,12 +21,14 @@ from grader.ci.github import stopped_commands, write_github_outputs
 from grader.ci.gradescope import write_results_json
 from grader.config import DEFAULT_ASSIGNMENT, GradingConfig, load_config
 from grader.exports import write_canvas_csv
+from grader.grade.ahead import WorkAhead
 from grader.grade.summary import summary_table
 from grader.gradebook import record_run
 from grader.intake import is_archive, take_in
 from grader.i18n import catalog
 from grader.pipeline import GradeOptions, failed_result, grade_submission
-from grader.report import render_reports
+from grader.report import draw_plots, render_reports
+from grader.report.plotcache import PlotCache
 from grader.results import SubmissionResult, has_flag, pending_review, safe_file_name, write_results
 from grader.review import apply_reviews, read_reviews, write_reviews
 from grader.sandbox import slots
@@ -57,6 +60,9 @@ class BatchResult:
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
+    if sys.platform.startswith("linux") and not any(Path("/dev").glob("nvidia[0-9]*")) \
+            and not Path("/dev/kfd").exists():
+        return "cpu"  # no GPU device here: no need to import torch (1.5 s) before the first student starts
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -124,6 +130,7 @@ class Run:
     problems: list[str] = field(default_factory=list)
     submissions: list[Submission] = field(default_factory=list)
     similar: dict[str, Any] = field(default_factory=dict)  # the class report's similarity section
+    comparison: Future[similarity.Comparison | None] | None = None  # computed while the class is graded
     cluster: Any = None  # a dask Client when --cluster is given (grader.grade.cluster)
 
 
@@ -141,8 +148,11 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
 
         run.cluster = connect(cluster)
     try:
-        run.results = _grade_all(submissions, run, ResultCache(out / "cache") if use_cache else None, console,
-                                 quiet)
+        with WorkAhead().stopped() as ahead:
+            ahead.submit(_import_for_judges)
+            run.comparison = ahead.submit(lambda: _compare_class(run))
+            run.results = _grade_all(submissions, run, ResultCache(out / "cache") if use_cache else None, console,
+                                     quiet, ahead)
     finally:
         if run.cluster is not None:
             _close(run.cluster)
@@ -207,8 +217,17 @@ def _prepare(paths: list[Path], out: Path, jobs: int | None, device: str, timeou
                gradescope)
 
 
+def _import_for_judges() -> None:
+    """The judges evaluate trained weights with torch: imported while the first student runs, not after."""
+    importlib.import_module("torch")
+
+
+def _plot_cache(run: Run) -> PlotCache:
+    return PlotCache(run.out / "cache" / "plots")
+
+
 def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | None, console: Console,
-               quiet: bool) -> list[SubmissionResult]:
+               quiet: bool, ahead: WorkAhead) -> list[SubmissionResult]:
     results: list[SubmissionResult] = []
     with Progress(TextColumn("[bold]grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=console, disable=quiet, transient=False) as progress:
@@ -216,6 +235,9 @@ def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | Non
 
         def done(result: SubmissionResult) -> None:
             results.append(result)
+            # its plots are drawn while the others are graded: the pages at the end draw nothing
+            page_data = result.to_json()
+            ahead.maybe(lambda: draw_plots(page_data, run.lang, _plot_cache(run)))
             reused = " (cached)" if result.from_cache else ""
             progress.update(task, advance=1,
                             description=f"{result.student}: {result.score:g}/{result.max_score:g}{reused}")
@@ -286,20 +308,26 @@ def _write_html(run: Run) -> None:
             "assignment": run.config.assignment.title_in(run.lang) if run.config.assignment else "",
             "similar": run.similar}
     run.index = render_reports([r.to_json() for r in run.results], run.out, lang=run.lang, meta=meta,
-                               jobs=run.jobs)
+                               jobs=run.jobs, cache=_plot_cache(run))
 
 
-def _write_similarity(run: Run) -> None:
+def _compare_class(run: Run) -> similarity.Comparison | None:
     """Similar code across the class (grader/similarity), for a person: the handout and code most of the class
     shares are left out; `grade similarity --known DIR` leaves out tutorials too."""
     if len(run.submissions) < 2:
-        return
+        return None
     handout = run.config.assignment.handout_path if run.config.assignment else None
     codes = [code for code in map(similarity.code_of, run.submissions) if code is not None]
-    comparison = similarity.compare_class(codes, similarity.known_code([handout] if handout else []))
+    return similarity.compare_class(codes, similarity.known_code([handout] if handout else []))
+
+
+def _write_similarity(run: Run) -> None:
+    comparison = run.comparison.result() if run.comparison is not None else _compare_class(run)
+    if comparison is None:
+        return
     similarity.write_similarity(run.out, comparison, run.lang)
     top = [asdict(pair) for pair in comparison.pairs if pair.score >= SIMILARITY_SHOWN][:5]
-    run.similar = {"students": len(codes), "common": comparison.common, "known": comparison.known_files,
+    run.similar = {"students": len(comparison.codes), "common": comparison.common, "known": comparison.known_files,
                    "pairs": top} if top else {}
 
 

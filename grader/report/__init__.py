@@ -19,6 +19,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from grader.report import plots
+from grader.report.plotcache import PlotCache
 from grader.i18n import Translator
 from grader.messages import render
 from grader.results import flag_text, safe_file_name, upgrade_from_1
@@ -75,14 +76,26 @@ def trim_traceback(lines: list[str]) -> str:
     return "\n".join(kept or lines[-2:])
 
 
-def _plot(check: dict[str, Any], part_id: str, t: Translator) -> str | None:
+NO_CACHE = PlotCache(None)
+
+
+def _plot(check: dict[str, Any], part_id: str, t: Translator, cache: PlotCache = NO_CACHE) -> str | None:
     plot = check.get("plot")
     if not plot or not any(plot.get("series", {}).values()):
         return None
     title = t(plot["title"]) if plot.get("title") in t.strings else ""  # the part names its plot
-    return plots.loss_curve(plot["series"], title=title, x_label=t("plot.epoch"), y_label=t("plot.loss"),
-                            threshold=plot.get("threshold"), threshold_label=t("plot.threshold"),
-                            log_y=bool(plot.get("log_y")))
+    drawn = {"series": plot["series"], "title": title, "x_label": t("plot.epoch"), "y_label": t("plot.loss"),
+             "threshold": plot.get("threshold"), "threshold_label": t("plot.threshold"),
+             "log_y": bool(plot.get("log_y"))}
+    return cache.svg(drawn, lambda: plots.loss_curve(**drawn))
+
+
+def draw_plots(result: dict[str, Any], lang: str, cache: PlotCache) -> None:
+    """Draw a student's plots into `cache` now, so that writing the page later draws nothing."""
+    t, _ = _renderer(lang)
+    for part in result["parts"]:
+        for check in part["checks"]:
+            _plot(check, part["id"], t, cache)
 
 
 def _message(check: dict[str, Any], lang: str) -> str:
@@ -90,7 +103,7 @@ def _message(check: dict[str, Any], lang: str) -> str:
     return render(check["message_i18n"], lang) if check.get("message_i18n") else check["message"]
 
 
-def _check_view(check: dict[str, Any], part_id: str, t: Translator) -> dict[str, Any]:
+def _check_view(check: dict[str, Any], part_id: str, t: Translator, cache: PlotCache) -> dict[str, Any]:
     fraction = check["score"] / check["max_score"] if check["max_score"] else 1.0
     state = "pass" if check["passed"] else "partial" if fraction > 0 else "fail"
     got = check.get("got")
@@ -99,13 +112,14 @@ def _check_view(check: dict[str, Any], part_id: str, t: Translator) -> dict[str,
     return {**check, "message": _message(check, t.lang),
             "klass": {"pass": "full", "partial": "partial", "fail": "zero"}[state],
             "mark": {"pass": "✓", "partial": "◐", "fail": "✗"}[state], "word": t(f"check.{state}"),
-            "rubric": rubric, "table": table, "svg": _plot(check, part_id, t)}
+            "rubric": rubric, "table": table, "svg": _plot(check, part_id, t, cache)}
 
 
-def _student_page(result: dict[str, Any], t: Translator, environment: Environment, feedback: bool = False) -> str:
+def _student_page(result: dict[str, Any], t: Translator, environment: Environment, feedback: bool = False,
+                  cache: PlotCache = NO_CACHE) -> str:
     """The student's page; `feedback`: the version handed back (grader/feedback prepares the result)."""
     parts = [{**part, "title": _title(part, t.lang), "klass": _klass(part["score"], part["max_score"]),
-              "checks": [_check_view(c, part["id"], t) for c in part["checks"]]} for part in result["parts"]]
+              "checks": [_check_view(c, part["id"], t, cache) for c in part["checks"]]} for part in result["parts"]]
     cells = [{**cell, "status_text": t(f"cell.{cell.get('status', 'ok')}"),
               "traceback": trim_traceback(cell.get("traceback") or [])} for cell in result.get("cells", [])]
     findings = [{**finding, "category_text": t(f"integrity.{finding['category']}"),
@@ -177,12 +191,12 @@ def _renderer(lang: str) -> tuple[Translator, Environment]:
     return Translator(lang), _environment()
 
 
-def _render_page(result: dict[str, Any], lang: str) -> str:
+def _render_page(result: dict[str, Any], lang: str, cache: PlotCache = NO_CACHE) -> str:
     t, environment = _renderer(lang)
-    return _student_page(result, t, environment)
+    return _student_page(result, t, environment, cache=cache)
 
 
-def student_pages(results: list[dict[str, Any]], lang: str, jobs: int = 1) -> list[str]:
+def student_pages(results: list[dict[str, Any]], lang: str, jobs: int = 1, cache: PlotCache = NO_CACHE) -> list[str]:
     """Each student's page, in order. Matplotlib makes a page cost ~0.6 s, so a large class's pages are
     rendered by `jobs` forked processes; the same HTML either way. Fork, not spawn or forkserver: those run the
     caller's main script again in every worker, and a script that calls `grade` without a main guard would
@@ -191,23 +205,25 @@ def student_pages(results: list[dict[str, Any]], lang: str, jobs: int = 1) -> li
         context = multiprocessing.get_context("fork")
         try:
             with ProcessPoolExecutor(max_workers=min(jobs, len(results)), mp_context=context) as pool:
-                return list(pool.map(_render_page, results, [lang] * len(results), chunksize=2))
+                return list(pool.map(_render_page, results, [lang] * len(results), [cache] * len(results),
+                                     chunksize=2))
         except (OSError, BrokenProcessPool):  # no processes to be had: the same pages, one after the other
             pass
-    return [_render_page(result, lang) for result in results]
+    return [_render_page(result, lang, cache) for result in results]
 
 
 def render_reports(results: list[dict[str, Any]], out: Path, *, lang: str, meta: dict[str, Any],
-                   jobs: int = 1) -> Path:
+                   jobs: int = 1, cache: PlotCache = NO_CACHE) -> Path:
     """Write index.html and students/*.html under ``out``; returns the index's path. Results of schema 1
-    (flags and titles in English) are read too. `jobs`: processes for the student pages."""
+    (flags and titles in English) are read too. `jobs`: processes for the student pages; `cache`: plots
+    already drawn (grader.report.plotcache)."""
     results = [upgrade_from_1(r) if r.get("schema") == 1 else r for r in results]
     t, environment = _renderer(lang)
     students_dir = out / "students"
     students_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     part_ids = [p["id"] for p in results[0]["parts"]] if results else []
-    for result, page in zip(results, student_pages(results, lang, jobs)):
+    for result, page in zip(results, student_pages(results, lang, jobs, cache)):
         file = safe_file_name(result["student"])
         (students_dir / f"{file}.html").write_text(page, encoding="utf-8")
         scores = {p["id"]: p for p in result["parts"]}
