@@ -213,6 +213,8 @@ def one_round(work: Path, grade_class: Path, floor: list[Path], course: Path, ot
     one_thread = {**os.environ, "OMP_NUM_THREADS": "1",
                   "PATH": os.pathsep.join([str(python.parent), os.environ.get("PATH", "")])}
     for n in jobs:
+        # a fresh output folder each time: nothing (results, drawn plots) carried over from an earlier round
+        shutil.rmtree(work / f"grade-out-{n}", ignore_errors=True)
         times["grade", n] = timed([sys.executable, "-m", "grader.cli", "run", str(grade_class), "--jobs", str(n),
                                             "--rerun", "--quiet", "--out", str(work / f"grade-out-{n}")], REPO)
         halves = [[str(p) for p in floor[i::n]] for i in range(n)]
