@@ -57,12 +57,18 @@ class BatchResult:
     title: str = ""  # the assignment's
 
 
+def _gpu_device_nodes() -> list[Path]:
+    """What a GPU torch could use shows up as: NVIDIA (and Jetson), AMD ROCm, WSL2's GPU."""
+    dev = Path("/dev")
+    return [*dev.glob("nvidia[0-9]*"), *dev.glob("nvhost-*"), *(dev / name for name in ("kfd", "dxg")
+                                                                 if (dev / name).exists())]
+
+
 def resolve_device(device: str) -> str:
     if device != "auto":
         return device
-    if sys.platform.startswith("linux") and not any(Path("/dev").glob("nvidia[0-9]*")) \
-            and not Path("/dev/kfd").exists():
-        return "cpu"  # no GPU device here: no need to import torch (1.5 s) before the first student starts
+    if sys.platform.startswith("linux") and not _gpu_device_nodes():
+        return "cpu"  # no GPU here: no need to import torch (1.5 s) before the first student starts
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

@@ -22,7 +22,10 @@ def _svg(figure: plt.Figure, title: str) -> str:
         # Text stays text in the SVG (svg.fonttype none) and the browser draws CJK with its own fonts;
         # matplotlib only measures it with DejaVu and warns about glyphs it never has to draw.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Title": title})
+        # fixed margins, not bbox_inches="tight": that draws every figure twice (measure, then draw), and the
+        # labels here are short (a loss, an epoch, a count), so the margins fit them
+        figure.subplots_adjust(left=0.13, right=0.98, top=0.9, bottom=0.17)
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title})
     plt.close(figure)
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # drop the XML prolog and doctype: inlined into HTML
