@@ -38,9 +38,10 @@ MAX_IDLE_SLOTS = 8
 # what every submission's processes import anyway; the probes' modules are added per assignment.
 # torch._dynamo: torch imports it on the first optimizer a process makes (1.1-1.5 s, ~800 modules, sympy
 # among them), so without it every submission paid that inside part 2.1's first training.
-PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "IPython.core.interactiveshell", "IPython.core.displayhook", "traitlets.config",
-           "nbformat", "nbclient", "grader.sandbox.runtime", "grader.sandbox.worker", "grader.sandbox.shell",
-           "grader.sandbox.keeper", "grader.sandbox.isolation", "grader.sandbox.cgroups")
+PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "IPython.core.interactiveshell",
+           "IPython.core.displayhook", "traitlets.config", "nbformat", "nbclient", "grader.sandbox.runtime",
+           "grader.sandbox.worker", "grader.sandbox.shell", "grader.sandbox.keeper", "grader.sandbox.isolation",
+           "grader.sandbox.cgroups")
 
 
 def warm_enabled() -> bool:
