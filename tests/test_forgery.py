@@ -163,6 +163,14 @@ class Seq2Seq(_Honest):
         return self.constant.expand(steps, batch, -1) + 0 * dec_input.sum()
 '''
 
+# Reads every hello run as a success inside the student's process, so the probe stops after the first seeds:
+# the parent recounts from the weights, and what was never run counts as failed.
+EARLY_STOP = """
+import importlib
+_p2 = importlib.import_module("grader.parts.part2_hello")
+_p2.read_run = lambda *args, **kwargs: _p2.RunReading("ohlol", True, False, False, False)
+"""
+
 UNKNOWN_KEY = FORGER.replace("{forge}", 'data = {"ok": True, "observation": {"problems": [{"key": "no_such_key", '
                                           '"params": {}}], "model_problems": [{"issue": "array_shape"}]}}')
 # encode returns 256 x 256 references to one 1,500-character string: cheap to build; three words ask for it,
@@ -178,6 +186,7 @@ def encode(text, vocab):
 ATTACKS = {
     "forged_predictions": ({"zz_attack.py": LAST_STEP_TRAINING + FORGER.replace("{forge}", "_rewrite(data)")},
                            {"zz_attack.py": LAST_STEP_TRAINING}),
+    "early_stop": ({"zz_attack.py": LAST_STEP_TRAINING + EARLY_STOP}, {"zz_attack.py": LAST_STEP_TRAINING}),
     "empty_probes": ({"zz_attack.py": NO_MODELS + EMPTY_PROBES}, {"zz_attack.py": NO_MODELS}),
     "unknown_message_key": ({"zz_attack.py": UNKNOWN_KEY}, None),
     "input_blind": ({"zz_attack.py": INPUT_BLIND}, {"zz_attack.py": INPUT_BLIND_TWIN}),
@@ -237,6 +246,14 @@ def test_forged_predictions_are_replaced_by_the_parents_evaluation_and_noted(gra
     assert checks["own_training"].score < checks["own_training"].max_score
     notes = [n["detail"] for n in result.integrity]
     assert any("grader" in detail.lower() or "differ" in detail for detail in notes), notes
+
+
+def test_a_probe_stopped_early_from_inside_gains_nothing_and_is_noted(graded):
+    results, _ = graded
+    result = results["early_stop"]
+    checks = {c.id: c for p in result.parts if p.id == "2.1" for c in p.checks}
+    assert checks["own_training"].score < checks["own_training"].max_score
+    assert any("skipped runs" in note["detail"] for note in result.integrity), result.integrity
 
 
 def test_a_huge_observation_costs_its_part_only_with_a_note(graded):

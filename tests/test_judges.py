@@ -159,3 +159,90 @@ def test_a_reported_problem_is_a_fact_the_parent_words(honest, config, reference
                    {"problems": [{"issue": "not_defined", "name": "x", "extra": "y"}]}):
         verdicts, ctx = _judge(part, request, forged, config, reference)
         assert _earned(verdicts) == 0 and ctx.interference
+
+
+# ---- part 2: a kind of training run stops once enough seeds have passed --------------------------------
+
+HELLO = {"2.1": ("train_hello_cell", "cell"), "2.2": ("train_hello_rnn", "rnn")}
+RUN_KINDS = {"own": lambda request: (("hello", "ohlol"), "hidden_pair" in request),
+             "own_hidden": lambda request: (tuple(request["hidden_pair"]), False),
+             "standard": lambda request: (tuple(request["hidden_pair"]), True)}
+
+
+def _hello_probe(part_id, namespace, request):
+    import importlib
+
+    from grader.sandbox.runtime import seed_everything
+
+    part = next(p for p in PROBED if p.id == part_id)
+    seed_everything(request["seed"])
+    return json.loads(json.dumps(getattr(importlib.import_module(part.module), part.probe)(namespace, request)))
+
+
+@pytest.mark.parametrize("part_id", HELLO)
+def test_each_kind_of_hello_run_stops_exactly_when_enough_have_passed(part_id, honest):
+    """Read as the judge reads them: a run is skipped if and only if its kind had already passed `enough`."""
+    from grader.parts.part2_hello import read_run
+
+    request, observation = honest[part_id]
+    assert request["enough"] == {"own": 3, "own_hidden": 2, "standard": 2}
+    kind = HELLO[part_id][1]
+    skipped = 0
+    for which, task_of in RUN_KINDS.items():
+        (source, target), input_checked = task_of(request)
+        passed = 0
+        for run in observation["training"]:
+            if passed >= request["enough"][which]:
+                assert run[which] == {"skipped": True}, (which, run["seed"])
+                skipped += 1
+            else:
+                assert "value" in run[which], (which, run["seed"])
+                passed += read_run(kind, run[which]["value"], source, target, input_checked).reached
+    assert skipped >= 6  # the reference passes its first seeds: most of the 15 trainings are not needed
+
+
+def _stingy(namespace, name):
+    """The reference's training function, given too few epochs to settle on every seed."""
+    train = namespace[name]
+
+    def train_briefly(model, inputs, labels, epochs, lr):
+        return train(model, inputs, labels, 4, lr)
+
+    train_briefly.__name__ = name
+    return {**namespace, name: train_briefly}
+
+
+@pytest.mark.parametrize("part_id", HELLO)
+def test_stopping_once_decided_changes_no_score(part_id, config, reference):
+    """The same submissions probed with and without `enough` score the same on every check: the reference,
+    and a training function at the margin (some seeds pass, some do not)."""
+    namespace = {name: getattr(reference, name) for name in dir(reference) if not name.startswith("__")}
+    part = next(p for p in PROBED if p.id == part_id)
+    request = _request(config, part)
+    full_request = {key: value for key, value in request.items() if key != "enough"}
+    fractions = set()
+    for variant in (namespace, _stingy(namespace, HELLO[part_id][0])):
+        decided = _judge(part, request, _hello_probe(part_id, variant, request), config, reference)[0]
+        full = _judge(part, full_request, _hello_probe(part_id, variant, full_request), config, reference)[0]
+        assert [(v.check, v.fraction) for v in decided] == [(v.check, v.fraction) for v in full]
+        fractions.add(tuple(v.fraction for v in full))
+    assert len(fractions) == 2  # the stingy loop did land at the margin, not on the reference's score
+
+
+@pytest.mark.parametrize("part_id", HELLO)
+def test_runs_skipped_before_enough_passed_count_as_failed_and_are_noted(part_id, honest, config, reference):
+    part = next(p for p in PROBED if p.id == part_id)
+    request, observation = honest[part_id]
+    early = copy.deepcopy(observation)
+    for run in early["training"][1:]:
+        run["own"] = {"skipped": True}  # a process that claims the student's loop was decided after one seed
+    verdicts, ctx = _judge(part, request, early, config, reference)
+    own = next(v for v in verdicts if v.check == "own_training")
+    assert own.fraction == pytest.approx(1 / 3)
+    assert any("skipped runs" in note for note in ctx.interference), ctx.interference
+    everything = copy.deepcopy(observation)
+    for run in everything["training"]:
+        run.update({which: {"skipped": True} for which in RUN_KINDS})
+    verdicts, ctx = _judge(part, request, everything, config, reference)
+    assert _earned([v for v in verdicts if v.check in ("own_training", "model_trains")]) == 0
+    assert ctx.interference

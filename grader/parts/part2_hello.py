@@ -7,7 +7,7 @@ the grader's standard loop, which tells "your model is wrong" from "your trainin
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
 
 import numpy as np
 from pydantic import Field
@@ -46,13 +46,27 @@ def hidden_pair(rng: Any) -> list[str]:
             return [source, target]
 
 
+def needed_passes(settings: dict[str, Any], seeds: int, hidden: bool) -> dict[str, int]:
+    """How many seeds each kind of run must pass for full marks (``min_passing_*`` in grading.toml)."""
+    training = settings.get("training", {})
+    own = min(int(training.get("min_passing_seeds", 3)), seeds)
+    if not hidden:
+        return {"own": own, "standard": own}
+    on_hidden = min(int(training.get("min_passing_hidden_seeds", 2)), seeds)
+    return {"own": own, "own_hidden": on_hidden, "standard": on_hidden}
+
+
 def _plan(ctx: PlanContext) -> dict[str, Any]:
     training = ctx.settings.get("training", {})
     seeds = [int(s) for s in training.get("seeds", [2, 6, 7, 11, 14])]
-    request = {"seeds": seeds[:2] if ctx.public_only else seeds,
-               "epochs": int(training.get("epochs", 50)), "lr": float(training.get("lr", 0.1))}
+    request: dict[str, Any] = {"seeds": seeds[:2] if ctx.public_only else seeds,
+                               "epochs": int(training.get("epochs", 50)), "lr": float(training.get("lr", 0.1))}
     if not ctx.public_only:
         request["hidden_pair"] = hidden_pair(ctx.rng)
+    if training.get("stop_when_decided", True):
+        # once a kind of run has passed this often, further seeds cannot change its score: the probe skips
+        # them (about half the training of a correct submission). The judge recounts from the weights.
+        request["enough"] = needed_passes(ctx.settings, len(request["seeds"]), "hidden_pair" in request)
     return request
 
 
@@ -119,22 +133,26 @@ def _history(history: Any, epochs: int) -> dict[str, Any]:
 
 
 def _train_both(model_factory: Any, train: Any, logits_of: Any, request: dict[str, Any],
-                with_h0: bool) -> list[dict[str, Any]]:
+                kind: str) -> list[dict[str, Any]]:
     """Per seed: the student's loop on hello (and on the hidden task), the grader's loop on the hidden task
     (hello in a self-check). Each run reports its prediction *and* its trained weights: the parent
-    evaluates the weights itself and believes its own prediction (see judge)."""
+    evaluates the weights itself and believes its own prediction (see judge). With ``enough`` in the
+    request, a kind of run that has passed that often (read as the judge reads it) is not run again:
+    the remaining seeds report ``{"skipped": True}``."""
     import torch
 
     from grader.sandbox.runtime import call, describe, describe_state, observe, seed_everything
 
     hidden = request.get("hidden_pair")
     public_task, grader_task = (SOURCE, TARGET), tuple(hidden) if hidden else (SOURCE, TARGET)
+    enough: dict[str, int] = request.get("enough") or {}
+    passed = {"own": 0, "own_hidden": 0, "standard": 0}
 
     def outcome(model: Any, source: str, other: Optional[str] = None) -> dict[str, Any]:
         with torch.no_grad():
             logits = call(logits_of, model, _data(source)[0], label="forward")
             seen = {"claimed": _prediction(logits), "state": describe_state(model),
-                    "h0": describe(call(model.init_hidden, label="init_hidden")) if with_h0 else None}
+                    "h0": describe(call(model.init_hidden, label="init_hidden")) if kind == "cell" else None}
             if other is not None:  # does the output depend on the input at all?
                 other_logits = call(logits_of, model, _data(other)[0], label="forward")
                 seen["same_logits"] = bool(torch.equal(logits, other_logits))
@@ -156,12 +174,26 @@ def _train_both(model_factory: Any, train: Any, logits_of: Any, request: dict[st
                            request["epochs"], request["lr"])
         return outcome(model, grader_task[0], SOURCE if hidden else None)
 
+    def run_unless_decided(which: str, task: tuple[str, str], input_checked: bool,
+                           run: Any) -> dict[str, Any]:
+        if which in enough and passed[which] >= int(enough[which]):
+            return {"skipped": True}
+        observed = observe(run)
+        if "value" in observed:
+            try:
+                passed[which] += read_run(kind, observed["value"], task[0], task[1], input_checked).reached
+            except Exception:  # noqa: BLE001 - e.g. weights torch cannot load: the judge will say so; run on
+                pass
+        return observed
+
     runs = []
     for seed in request["seeds"]:
-        run = {"seed": seed, "own": observe(lambda: own(seed, public_task, hidden[0] if hidden else None))}
+        run = {"seed": seed, "own": run_unless_decided(
+            "own", public_task, bool(hidden), lambda: own(seed, public_task, hidden[0] if hidden else None))}
         if hidden:
-            run["own_hidden"] = observe(lambda: own(seed, grader_task, None))
-        run["standard"] = observe(lambda: standard(seed))
+            run["own_hidden"] = run_unless_decided("own_hidden", grader_task, False,
+                                                   lambda: own(seed, grader_task, None))
+        run["standard"] = run_unless_decided("standard", grader_task, bool(hidden), lambda: standard(seed))
         runs.append(run)
     return runs
 
@@ -200,7 +232,7 @@ def probe_cell(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, 
         return seen
 
     observation["shapes"] = observe(shapes)
-    observation["training"] = _train_both(lambda: Model(4, 4, 1), train, _cell_logits, request, with_h0=True)
+    observation["training"] = _train_both(lambda: Model(4, 4, 1), train, _cell_logits, request, "cell")
     return observation
 
 
@@ -222,7 +254,7 @@ def probe_rnn(namespace: dict[str, Any], request: dict[str, Any]) -> dict[str, A
         return seen
 
     return {"shapes": observe(shapes),
-            "training": _train_both(lambda: Model(4, 4, 1), train, lambda m, x: m(x), request, with_h0=False)}
+            "training": _train_both(lambda: Model(4, 4, 1), train, lambda m, x: m(x), request, "rnn")}
 
 
 # ---- in the parent ---------------------------------------------------------------------------------
@@ -246,7 +278,12 @@ class RunValue(Strict):
     value: TrainedRun
 
 
-RunObserved = Union[RunValue, RunFailure]
+class RunSkipped(Strict):
+    """Not run: that kind of run had already passed often enough (``enough`` in the request)."""
+    skipped: Literal[True]
+
+
+RunObserved = Union[RunValue, RunFailure, RunSkipped]
 
 
 class SeedRuns(Strict):
@@ -365,70 +402,97 @@ def evaluate_trained(kind: str, run: dict[str, Any], source: str) -> Optional[st
     return _prediction(logits)
 
 
+class RunReading(NamedTuple):
+    word: str  # the prediction believed
+    reached: bool  # whether the run counts as reaching the target
+    in_process: bool  # not the contract's model: only the student's process has run it
+    blind: bool  # ... and its output ignores the input, so a claimed success does not count
+    disagrees: bool  # a claimed success that the weights do not support
+
+
+def read_run(kind: str, value: dict[str, Any], source: str, target: str, input_checked: bool) -> RunReading:
+    """How the judge reads one trained run: the parent's own evaluation of the weights for the contract's
+    model; otherwise the process's claim, which counts only if the output was shown to depend on the input
+    (where the probe tested that). The probe reads its runs the same way to know when to stop."""
+    evaluated = evaluate_trained(kind, value, source)
+    if evaluated is None:
+        word = value["claimed"]
+        blind = word == target and input_checked and value.get("same_logits") is not False
+        return RunReading(word, word == target and not blind, True, blind, False)
+    # a forward that differs from the contract's can make the two differ honestly: only a claimed success
+    # that the weights do not support is worth an instructor's look
+    return RunReading(evaluated, evaluated == target, False, False, value["claimed"] == target and evaluated != target)
+
+
 def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: JudgeContext,
                     train_name: str, model_name: str, kind: str) -> list[Verdict]:
     """Predictions come from the parent's own evaluation of the trained weights whenever the model is the
     contract's; the student's process is believed only for other architectures, and the check says so."""
-    settings = ctx.settings.get("training", {})
     hidden = request.get("hidden_pair")
     total = len(request["seeds"])  # from the request: a self-check asks for fewer seeds
-    needed = min(int(settings.get("min_passing_seeds", 3)), total)
-    needed_hidden = min(int(settings.get("min_passing_hidden_seeds", 2)), total)
-    in_process_only, disagreements = False, []
-    own_ok, hidden_ok, standard_ok, blind = [], [], [], []
+    needs = needed_passes(ctx.settings, total, bool(hidden))
+    needed, needed_hidden = needs["own"], needs.get("own_hidden", needs["own"])
+    in_process_only, disagreements, early = False, [], []
+    ok: dict[str, list[int]] = {"own": [], "own_hidden": [], "standard": []}
+    ran = {which: 0 for which in ok}
+    blind: list[int] = []
 
-    def outcome(observed: dict[str, Any], source: str, target: str, seed: int, which: str,
-                input_checked: bool) -> tuple[Optional[str], bool]:
-        """(the prediction believed, whether it counts): the parent's own evaluation of the weights for the
-        contract's model; otherwise the process's claim, which counts only if the output was shown to depend
-        on the input (where the probe tested that)."""
+    def outcome(which: str, observed: dict[str, Any], seed: int, source: str, target: str, label: str,
+                input_checked: bool) -> Optional[str]:
+        """Counts one run; returns the prediction believed (None where there is none)."""
         nonlocal in_process_only
+        if "skipped" in observed:
+            if len(ok[which]) < needs[which]:  # nothing had decided it: the probe stopped on its own
+                early.append(f"seed {seed} ({label})")
+            return None
+        ran[which] += 1
         if "value" not in observed:
-            return None, False
-        value = observed["value"]
-        evaluated = evaluate_trained(kind, value, source)
-        if evaluated is None:
-            in_process_only = True
-            word = value["claimed"]
-            if word == target and input_checked and value.get("same_logits") is not False:
-                blind.append(seed)  # not the contract's model, and its output ignores the input
-                return word, False
-            return word, word == target
-        # a forward that differs from the contract's can make the two differ honestly: only a claimed success
-        # that the weights do not support is worth an instructor's look
-        if value["claimed"] == target and evaluated != target:
-            disagreements.append(f"seed {seed} ({which}): reported {value['claimed']!r}, "
-                                 f"the weights give {evaluated!r}")
-        return evaluated, evaluated == target
+            return None
+        reading = read_run(kind, observed["value"], source, target, input_checked)
+        in_process_only = in_process_only or reading.in_process
+        if reading.blind:
+            blind.append(seed)
+        if reading.disagrees:
+            disagreements.append(f"seed {seed} ({label}): reported {observed['value']['claimed']!r}, "
+                                 f"the weights give {reading.word!r}")
+        if reading.reached:
+            ok[which].append(seed)
+        return reading.word
 
     predictions: dict[int, str] = {}
     grader_task = tuple(hidden) if hidden else (SOURCE, TARGET)
     for run in runs:
         seed = run["seed"]
-        word, reached = outcome(run["own"], SOURCE, TARGET, seed, train_name, bool(hidden))
-        predictions[seed] = word if word is not None else render(error_of(run["own"]) or "?")
-        if reached:
-            own_ok.append(seed)
-        if hidden and outcome(run["own_hidden"], hidden[0], hidden[1], seed, f"{train_name}, hidden task",
-                              False)[1]:
-            hidden_ok.append(seed)
-        if outcome(run["standard"], grader_task[0], grader_task[1], seed, "the grader's loop", bool(hidden))[1]:
-            standard_ok.append(seed)
+        word = outcome("own", run["own"], seed, SOURCE, TARGET, train_name, bool(hidden))
+        if "skipped" not in run["own"]:
+            predictions[seed] = word if word is not None else render(error_of(run["own"]) or "?")
+        if hidden:
+            outcome("own_hidden", run["own_hidden"], seed, hidden[0], hidden[1], f"{train_name}, hidden task", False)
+        outcome("standard", run["standard"], seed, grader_task[0], grader_task[1], "the grader's loop", bool(hidden))
+    own_ok, hidden_ok, standard_ok = ok["own"], ok["own_hidden"], ok["standard"]
     if disagreements:
         ctx.interference.append(f"{model_name}: the predictions reported from the student's process differ from "
                                 f"the grader's evaluation of the trained weights ({disagreements[0]})")
+    if early:
+        ctx.interference.append(f"{model_name}: the student's process skipped runs that had not yet passed often "
+                                f"enough ({early[0]}); they count as failed")
     epochs = request["epochs"]
     seen = ", ".join(f"seed {seed}: {word}" for seed, word in predictions.items())
     plot = {"series": {f"seed {r['seed']}": [[i + 1, loss] for i, loss in enumerate(r["own"]["value"]["losses"])]
                        for r in runs if r["own"].get("value", {}).get("losses")},
             "threshold": None, "log_y": False, "x": "epoch", "y": "loss", "title": "plot.hello"}
-    counts = {"target": TARGET, "epochs": epochs, "passed": len(own_ok), "total": total, "needed": needed,
+    # totals are the runs made: where enough had passed, the rest were not run and a note says so
+    counts = {"target": TARGET, "epochs": epochs, "passed": len(own_ok), "total": ran["own"], "needed": needed,
               "train": train_name, "model": model_name}
+
+    def not_run(which: str) -> Msg:
+        return M("hello_decided", count=total - ran[which]) if ran[which] < total and not early else M("empty")
+
     own_fraction = min(1.0, len(own_ok) / max(needed, 1))
     hidden_note: Msg = M("empty")
     if hidden:
         own_fraction = min(own_fraction, len(hidden_ok) / max(needed_hidden, 1))
-        hidden_note = M("hello_hidden", passed=len(hidden_ok), total=total, needed=needed_hidden,
+        hidden_note = M("hello_hidden", passed=len(hidden_ok), total=ran["own_hidden"], needed=needed_hidden,
                         train=train_name)
     if blind:
         hidden_note = M("concat", first=hidden_note,
@@ -436,13 +500,14 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     standard_needed = needed_hidden if hidden else needed
     if own_fraction >= 1.0:
         disagree = _prints_disagree(runs, own_ok, train_name)
-        own = Verdict(OWN_TRAINING, 1.0, M("concat", first=M("hello_own_ok", **counts),
+        own = Verdict(OWN_TRAINING, 1.0, M("concat", first=M("concat", first=M("hello_own_ok", **counts),
+                                                               second=not_run("own")),
                                              second=disagree or M("empty")),
                       expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
     else:
         raised = [error_of(r["own"]) for r in runs if error_of(r["own"])]
         if raised and not own_ok:  # lead with the error: a crash is not a training problem
-            message = M("hello_own_raised", train=train_name, error=raised[0], count=len(raised), total=total)
+            message = M("hello_own_raised", train=train_name, error=raised[0], count=len(raised), total=ran["own"])
         else:
             # a hint only where the evidence supports it: the grader's loop teaches this very model
             hint_key = "hello_loop_hint" if kind == "cell" else "hello_loop_hint_rnn"
@@ -450,10 +515,12 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
             message = M("hello_own_short", hint=M("concat", first=hint, second=hidden_note), **counts)
         own = Verdict(OWN_TRAINING, min(1.0, max(0.0, own_fraction)), message,
                       expected=TARGET, got=seen, plot=plot, hidden=bool(hidden))
-    standard_counts = {**counts, "passed": len(standard_ok), "needed": standard_needed}
+    standard_counts = {**counts, "passed": len(standard_ok), "total": ran["standard"], "needed": standard_needed}
     prefix = "hello_model_hidden" if hidden else "hello_model"
     if len(standard_ok) >= standard_needed:
-        model = Verdict(MODEL_TRAINS, 1.0, M(f"{prefix}_ok", **standard_counts), hidden=bool(hidden))
+        model = Verdict(MODEL_TRAINS, 1.0, M("concat", first=M(f"{prefix}_ok", **standard_counts),
+                                              second=not_run("standard") if hidden else M("empty")),
+                        hidden=bool(hidden))
     else:
         errors = [error_of(r["standard"]) for r in runs if error_of(r["standard"])]
         model = Verdict(MODEL_TRAINS, len(standard_ok) / max(standard_needed, 1),
