@@ -31,6 +31,7 @@ from grader.expected import Recorded, computed
 from grader.messages import M, Msg, render
 from grader.parts.base import JudgeContext, Part, PlanContext, Verdict
 from grader.results import CheckResult, Flag, PartResult, SubmissionResult
+from grader.sandbox import slots
 from grader.sandbox.launch import ExecutionLimits, ExecutionRecord, ProbeJob, execute
 from grader.submissions import Submission
 
@@ -242,6 +243,15 @@ def found_key(part: Part) -> str:
 
 
 # ---- step 3: execute -------------------------------------------------------------------------------
+
+def prestart_sandbox(config: GradingConfig, options: GradeOptions, count: int) -> None:
+    """Start `count` warm sandbox processes for this run's probes now (grader.sandbox.slots): they import
+    torch while the parent reads the class, and the first submission does not wait for that."""
+    preload = tuple(sorted({part.module for part in selected_parts(config, options) if part.plan is not None}))
+    if preload and count > 0 and slots.warm_enabled():
+        slots.POOL.prestart(preload=preload, count=count,
+                            import_paths=config.assignment.import_paths if config.assignment else ())
+
 
 def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: dict[str, dict],
                        config: GradingConfig, options: GradeOptions) -> ExecutionRecord:

@@ -166,3 +166,49 @@ def test_without_a_slot_the_cold_path_grades_and_says_why(tmp_path, fresh_pool, 
     record = run_cells(tmp_path, "cold", ["print('still graded')"])
     assert record.slot == 0 and record.finished and record.cells[0]["output"] == "still graded\n"
     assert fresh_pool.unavailable() and "did not start" in fresh_pool.unavailable()[0]
+
+
+def test_a_prestarted_slot_is_the_one_the_first_submission_runs_in(tmp_path, fresh_pool, monkeypatch):
+    started = []
+    real_init = slots.Slot.__init__
+    monkeypatch.setattr(slots.Slot, "__init__", lambda self, *a, **k: started.append(1) or real_init(self, *a, **k))
+    fresh_pool.prestart(preload=(), import_paths=(), count=1)
+    (prestarted,) = fresh_pool._idle
+    assert not prestarted.ready  # prestart does not wait for the imports
+    record = run_cells(tmp_path, "first", ["print('first')"])
+    assert record.slot == prestarted.process.pid and len(started) == 1
+    assert record.cells[0]["output"] == "first\n"
+
+
+def test_a_slot_still_importing_is_ended_at_once_when_the_pool_closes(fresh_pool):
+    import time
+
+    fresh_pool.prestart(preload=(), import_paths=(), count=2)
+    processes = [slot.process for slot in fresh_pool._idle]
+    assert len(processes) == 2
+    began = time.monotonic()
+    fresh_pool.close()
+    assert time.monotonic() - began < 3 and all(process.poll() is not None for process in processes)
+
+
+def test_grade_starts_its_slot_before_it_reads_the_first_submission(tmp_path, fresh_pool, monkeypatch):
+    """The slot's imports (~3 s) overlap the parent's own preparation; and it is the slot the submission
+    uses: a prestart under another key would start a second one."""
+    import shutil
+    import time
+
+    from conftest import EXAMPLES
+    from grader import pipeline
+    from grader.grade import main as grade
+
+    events = []
+    real_init, real_read = slots.Slot.__init__, pipeline.read_submission
+    monkeypatch.setattr(slots.Slot, "__init__",
+                        lambda self, *a, **k: events.append(("slot", time.monotonic())) or real_init(self, *a, **k))
+    monkeypatch.setattr(pipeline, "read_submission",
+                        lambda *a, **k: events.append(("read", time.monotonic())) or real_read(*a, **k))
+    shutil.copytree(EXAMPLES / "bob", tmp_path / "class" / "bob")
+    batch = grade(paths=[tmp_path / "class"], out=tmp_path / "out", jobs=1, only=["2.2"], quiet=True,
+                  use_cache=False)
+    assert batch.results[0].score == batch.results[0].max_score
+    assert [name for name, _ in events] == ["slot", "read"], events

@@ -26,7 +26,7 @@ from grader.grade.summary import summary_table
 from grader.gradebook import record_run
 from grader.intake import is_archive, take_in
 from grader.i18n import catalog
-from grader.pipeline import GradeOptions, failed_result, grade_submission
+from grader.pipeline import GradeOptions, failed_result, grade_submission, prestart_sandbox
 from grader.report import draw_plots, render_reports
 from grader.report.plotcache import PlotCache
 from grader.results import SubmissionResult, has_flag, pending_review, safe_file_name, write_results
@@ -153,6 +153,8 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
         from grader.grade.cluster import connect
 
         run.cluster = connect(cluster)
+    else:
+        prestart_sandbox(run.config, run.options, min(run.jobs, len(submissions)))
     try:
         with WorkAhead().stopped() as ahead:
             ahead.submit(_import_for_judges)

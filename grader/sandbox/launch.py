@@ -132,6 +132,12 @@ def sandbox_features(results: list[Any]) -> dict[str, list[str]]:
             "missing": [p for p in wanted if p not in applied]}
 
 
+def sandbox_pythonpath(import_paths: tuple[Path, ...] = ()) -> str:
+    """The grader first, then the assignment's import paths, then wherever the grader's own dependencies
+    were installed."""
+    return os.pathsep.join([str(IMPORT_ROOT), *map(str, import_paths), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
 def scrubbed_environment(home: Path, runtime_dir: Path, import_paths: tuple[Path, ...] = ()) -> dict[str, str]:
     """Only what Python and torch need: no tokens, no user configuration, one thread."""
     env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
@@ -142,9 +148,7 @@ def scrubbed_environment(home: Path, runtime_dir: Path, import_paths: tuple[Path
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"), "IPYTHONDIR": str(home / "ipython"),
         "MPLCONFIGDIR": str(home / "mpl"), "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
-        # the grader first, then wherever the grader's own dependencies were installed
-        "PYTHONPATH": os.pathsep.join([str(IMPORT_ROOT), *map(str, import_paths),
-                                       *filter(None, [os.environ.get("PYTHONPATH")])]),
+        "PYTHONPATH": sandbox_pythonpath(import_paths),
         "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
         "TORCH_NUM_THREADS": "1", "CUBLAS_WORKSPACE_CONFIG": ":4096:8", "TMPDIR": str(home.parent / "tmp"),
     })

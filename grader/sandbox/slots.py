@@ -163,10 +163,13 @@ class SlotUnavailable(Exception):
 
 
 class Slot:
-    def __init__(self, key: tuple[Any, ...], preload: tuple[str, ...], import_paths: tuple[Path, ...]) -> None:
+    def __init__(self, key: tuple[Any, ...], preload: tuple[str, ...], import_paths: tuple[Path, ...],
+                 wait: bool = True) -> None:
+        """Starts the slot process; with `wait`, returns once it has imported everything (else `wait_ready`)."""
         from grader.sandbox.launch import scrubbed_environment
 
         self.key = key
+        self.ready = False
         self.folder = Path(tempfile.mkdtemp(prefix="rnn-grader-slot-"))
         for name in ("home", "runtime", "tmp"):
             (self.folder / name).mkdir()
@@ -185,12 +188,19 @@ class Slot:
                          "PYTORCH_NVML_BASED_CUDA_CHECK": "1"})
         finally:
             theirs.close()
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
         ready = self.receive(SLOT_START_TIMEOUT_S)
         if not ready or not ready.get("ready"):
             detail = str((ready or {}).get("reason") or "") or \
                 (self.errors.read_text(encoding="utf-8", errors="replace")[-2000:] if self.errors.exists() else "")
             self.close()
             raise SlotUnavailable(f"the warm slot did not start: {detail.strip() or 'no reason given'}")
+        self.ready = True
 
     def receive(self, timeout_s: float | None) -> dict[str, Any] | None:
         """The slot's next message; None on timeout; {"gone": True} when the slot is gone."""
@@ -211,7 +221,8 @@ class Slot:
     def close(self) -> None:
         self.control.close()  # the slot reads end of file and exits
         try:
-            self.process.wait(timeout=5)
+            # one still importing would only notice at its end: nothing of a student's is in it yet
+            self.process.wait(timeout=5 if self.ready else 0)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -262,26 +273,52 @@ class SlotPool:
         self._broken: dict[tuple[Any, ...], str] = {}
         self._lock = threading.Lock()
 
+    @staticmethod
+    def key(preload: tuple[str, ...], import_paths: tuple[Path, ...]) -> tuple[Any, ...]:
+        """What makes two slots interchangeable: the interpreter, what they import and from where."""
+        from grader.sandbox.launch import sandbox_pythonpath
+
+        return sys.executable, tuple(map(str, import_paths)), preload, sandbox_pythonpath(import_paths)
+
+    def prestart(self, *, preload: tuple[str, ...], import_paths: tuple[Path, ...], count: int) -> None:
+        """Start up to `count` slots now, without waiting: they import torch (~3 s) while the parent is
+        still preparing the run; `start` waits for one of them rather than starting another."""
+        key = self.key(preload, import_paths)
+        with self._lock:
+            if key in self._broken:
+                return
+            missing = min(count, MAX_IDLE_SLOTS) - sum(1 for s in self._idle if s.key == key)
+        for _ in range(missing):
+            try:
+                slot = Slot(key, preload, import_paths, wait=False)
+            except (SlotUnavailable, OSError):
+                return  # `start` tries again and says why
+            with self._lock:
+                self._idle.append(slot)
+
     def start(self, *, keeper: list[str], job: str, cwd: str, env: dict[str, str], channel: int,
               log: tuple[int, int], preload: tuple[str, ...], import_paths: tuple[Path, ...]) -> WarmProcess | None:
         """Fork a submission in a warm slot; None where no slot can be had (the caller goes cold)."""
-        key = (sys.executable, tuple(map(str, import_paths)), preload, env.get("PYTHONPATH"))
+        key = self.key(preload, import_paths)
         with self._lock:
             if key in self._broken:
                 return None
-            slot = next((s for s in reversed(self._idle) if s.key == key), None)
+            matching = [s for s in reversed(self._idle) if s.key == key]
+            # a ready slot first; else one still starting (prestart): waiting for it beats starting another
+            slot = next((s for s in matching if s.ready), matching[0] if matching else None)
             if slot is not None:
                 self._idle.remove(slot)
         for attempt in range(2):  # an idle slot may have died (killed from outside): one fresh try
-            if slot is None or not slot.alive():
-                if slot is not None:
-                    slot.close()
-                try:
-                    slot = Slot(key, preload, import_paths)
-                except (SlotUnavailable, OSError) as error:
-                    with self._lock:
-                        self._broken[key] = str(error)
-                    return None
+            try:
+                if slot is None or not slot.alive():
+                    if slot is not None:
+                        slot.close()
+                    slot = Slot(key, preload, import_paths, wait=False)
+                slot.wait_ready()
+            except (SlotUnavailable, OSError) as error:
+                with self._lock:
+                    self._broken[key] = str(error)
+                return None
             message = json.dumps({"keeper": keeper, "job": job, "cwd": cwd, "env": env}).encode()
             try:
                 socket.send_fds(slot.control, [message], [channel, log[1]])

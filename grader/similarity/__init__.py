@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 import numpy as np
-from copydetect import compare_files
-from copydetect.utils import filter_code, get_token_coverage, winnow
 
 from grader.results import safe_file_name
 from grader.submissions import Submission
@@ -130,6 +128,8 @@ class Winnowed:
 
 
 def _winnow(code: str) -> Winnowed:
+    from copydetect.utils import filter_code, winnow  # imported here: copydetect imports matplotlib (~0.8 s)
+
     filtered, offsets = filter_code(code, "code.py")
     hashes, idx = winnow(_kgram_hashes(filtered, NOISE_TOKENS), window_size=GUARANTEE_TOKENS - NOISE_TOKENS + 1,
                          remove_duplicates=False)
@@ -142,6 +142,8 @@ def _fingerprint(document: Winnowed, boilerplate: Optional[np.ndarray] = None) -
     if boilerplate is not None and len(boilerplate):
         keep = ~np.isin(hashes, boilerplate)
         hashes, idx = hashes[keep], idx[keep]
+    from copydetect.utils import get_token_coverage
+
     where: dict[int, list[int]] = {}
     for value, index in zip(hashes.tolist(), idx.tolist()):
         where.setdefault(value, []).append(index)
@@ -165,6 +167,8 @@ class Comparison:
 
     def slices(self, pair: Pair) -> tuple[np.ndarray, np.ndarray]:
         """Where the two share code, in each one's own text."""
+        from copydetect import compare_files
+
         _, _, (left, right) = compare_files(self.prints[pair.a], self.prints[pair.b])
         return left, right
 
@@ -176,6 +180,8 @@ class Comparison:
 
 def compare_class(codes: list[StudentCode], known: list[str], common: Optional[int] = None) -> Comparison:
     """Every pair of students, most similar first."""
+    from copydetect import compare_files
+
     common = default_common(len(codes)) if common is None else common
     excluded: set[int] = set()
     for text in known:
