@@ -19,8 +19,10 @@ def _pyplot() -> Any:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # axes.titley fixed: matplotlib otherwise measures every tick label to lift the title clear of a top
+    # axis these plots do not have (half of each plot's drawing time)
     plt.rcParams.update({"font.size": 9, "svg.fonttype": "none", "axes.spines.top": False,
-                         "axes.spines.right": False, "svg.hashsalt": "rnn-grader"})
+                         "axes.spines.right": False, "svg.hashsalt": "rnn-grader", "axes.titley": 1.0})
     return plt
 
 
