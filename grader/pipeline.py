@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import traceback
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import ModuleType
@@ -463,19 +464,23 @@ def failed_result(submission: Submission, config: GradingConfig, options: GradeO
 
 
 def grade_submission(submission: Submission, config: GradingConfig, options: GradeOptions,
-                     content_hash: str | None = None) -> SubmissionResult:
-    """Grade one submission; whatever goes wrong in any step becomes this student's error result."""
+                     content_hash: str | None = None,
+                     sandboxes: AbstractContextManager[Any] = nullcontext()) -> SubmissionResult:
+    """Grade one submission; whatever goes wrong in any step becomes this student's error result.
+    `sandboxes` is held while the submission executes: a class run passes a semaphore of its --jobs, so
+    one student is read and another judged in this process while the sandboxes run others."""
     if config.is_kit and not options.public_only:  # no reference, no hidden seed: public checks only
         options = replace(options, public_only=True)
     stage = ["read"]
     try:
-        return _grade_steps(submission, config, options, content_hash, stage)
+        return _grade_steps(submission, config, options, content_hash, stage, sandboxes)
     except Exception as error:  # noqa: BLE001 - one submission must never stop the class
         return failed_result(submission, config, options, stage[0], error, content_hash or "")
 
 
 def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOptions,
-                 content_hash: str | None, stage: list[str]) -> SubmissionResult:
+                 content_hash: str | None, stage: list[str],
+                 sandboxes: AbstractContextManager[Any]) -> SubmissionResult:
     started = time.perf_counter()
     parts = selected_parts(config, options)
     loaded = read_submission(submission, config)
@@ -494,7 +499,12 @@ def _grade_steps(submission: Submission, config: GradingConfig, options: GradeOp
     stage[0] = "plan"
     requests = plan_probes(submission.student, parts, config, options, loaded.evidence_parts)
     stage[0] = "execute"
-    record = execute_submission(loaded, parts, requests, config, options) if requests else ExecutionRecord("completed")
+    record = ExecutionRecord("completed")
+    if requests:
+        waited = time.perf_counter()
+        with sandboxes:
+            started += time.perf_counter() - waited  # a student's time is its own, not its wait for a sandbox
+            record = execute_submission(loaded, parts, requests, config, options)
     stage[0] = "judge"
     result.cells = record.cells
     result.sandbox = record.sandbox

@@ -271,6 +271,44 @@ def test_grade_draws_a_finished_students_plots_while_the_next_one_runs(tmp_path,
     assert all("<svg" in (tmp_path / "students" / f"{s}.html").read_text(encoding="utf-8") for s in ("alice", "bob"))
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_next_student_is_read_while_the_sandboxes_run_and_never_more_than_jobs_at_once(tmp_path, monkeypatch,
+                                                                                           jobs):
+    import threading
+    import time
+
+    from grader import pipeline
+    from grader.sandbox.launch import ExecutionRecord
+
+    lock, running, most, events = threading.Lock(), [0], [0], []
+
+    def execute(loaded, *args, **kwargs):  # a sandbox that takes its time and runs nothing
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        events.append(("start", loaded.submission.student))
+        time.sleep(1.0)
+        events.append(("end", loaded.submission.student))
+        with lock:
+            running[0] -= 1
+        return ExecutionRecord("completed")
+
+    real_read = pipeline.read_submission
+    monkeypatch.setattr(pipeline, "execute_submission", execute)
+    monkeypatch.setattr(pipeline, "read_submission",
+                        lambda submission, *a, **k: events.append(("read", submission.student)) or real_read(
+                            submission, *a, **k))
+    monkeypatch.setenv("RNN_GRADER_WARM", "0")  # nothing is executed: no slot to start
+    students = ["alice", "bob", "carol", "dave"]
+    batch = grade(paths=[EXAMPLES / s for s in students], out=tmp_path, jobs=jobs, only=["1.1"], quiet=True,
+                  use_cache=False)
+    assert [r.student for r in batch.results] == students and most[0] == jobs
+    # with one job: the second student was read before the first one's sandbox ended
+    assert events.index(("read", "bob")) < events.index(("end", "alice")) or jobs > 1
+    # a student's time is its own, not its wait for a sandbox (each later one waited about a second)
+    assert all(r.elapsed_s < 1.7 for r in batch.results[1:]), [(r.student, r.elapsed_s) for r in batch.results]
+
+
 def test_no_gpu_device_means_cpu_without_importing_torch():
     import subprocess
     import sys

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from grader.config import DEFAULT_ASSIGNMENT, load_config
 from grader.messages import render
-from grader.pipeline import GradeOptions, grade_submission
+from grader.pipeline import GradeOptions, grade_submission, prestart_sandbox
 from grader.results import SubmissionResult
 from grader.submissions import discover
 
@@ -52,6 +52,7 @@ def main(*, path: Path, assignment: Path = DEFAULT_ASSIGNMENT, timeout: float | 
         raise ValueError(f"{path} holds {len(submissions)} submissions; point `grade check` at your own notebook "
                          "or folder")
     options = GradeOptions(device="cpu", public_only=True, timeout_s=timeout or 120)  # every part
+    prestart_sandbox(config, options, 1)  # its imports overlap reading the notebook
     with console.status("running your notebook and the public checks…"):
         result = grade_submission(submissions[0], config, options)
     table = Table(title=f"self-check: {result.student}", show_lines=True)

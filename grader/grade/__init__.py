@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -75,7 +76,7 @@ def resolve_device(device: str) -> str:
 
 
 def _grade_or_reuse(submission: Submission, config: GradingConfig, options: GradeOptions,
-                    cache: ResultCache | None) -> SubmissionResult:
+                    cache: ResultCache | None, sandboxes: threading.BoundedSemaphore) -> SubmissionResult:
     """One student's result, whatever happens: a failure in any step is that student's error result."""
     stage = "read"
     try:
@@ -87,7 +88,7 @@ def _grade_or_reuse(submission: Submission, config: GradingConfig, options: Grad
             if cached is not None:
                 return cached
         stage = "grade"
-        result = grade_submission(submission, config, options, content_hash)
+        result = grade_submission(submission, config, options, content_hash, sandboxes)
         _remember(cache, key, result)
         return result
     except Exception as error:  # noqa: BLE001 - one submission must never stop the class
@@ -253,8 +254,12 @@ def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | Non
         if run.cluster is not None:
             _grade_on_cluster(submissions, run, cache, done)
         else:
-            with ThreadPoolExecutor(max_workers=run.jobs) as pool:
-                futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache) for s in submissions]
+            # --jobs sandboxes at a time; one more thread reads the next student and judges the last one while
+            # they run (else, with one job, the sandbox waits for the parent's ~0.2 s of each)
+            sandboxes = threading.BoundedSemaphore(run.jobs)
+            with ThreadPoolExecutor(max_workers=run.jobs + 1) as pool:
+                futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache, sandboxes)
+                           for s in submissions]
                 for future in as_completed(futures):
                     done(future.result())
             run.problems += [f"warm processes not used ({reason[:300]}): each submission started fresh ones "
