@@ -12,6 +12,7 @@ a GPU makes its own.
 
 Parent side: `POOL.start(...)` returns a process-like `WarmProcess` (or None: use the cold path). Slots are
 kept per parts package, reused by the next submission of the same job thread, and ended with the grader.
+`POOL.prestart(...)` starts slots without waiting for their imports; `start` waits for one on its way.
 Server side: ``python -m grader.sandbox.slots FD MODULE...``.
 """
 
