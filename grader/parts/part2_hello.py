@@ -431,7 +431,7 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     hidden = request.get("hidden_pair")
     total = len(request["seeds"])  # from the request: a self-check asks for fewer seeds
     needs = needed_passes(ctx.settings, total, bool(hidden))
-    needed, needed_hidden = needs["own"], needs.get("own_hidden", needs["own"])
+    needed = needs["own"]
     in_process_only, disagreements, early = False, [], []
     ok: dict[str, list[int]] = {"own": [], "own_hidden": [], "standard": []}
     ran = {which: 0 for which in ok}
@@ -491,13 +491,13 @@ def _judge_training(request: dict[str, Any], runs: list[dict[str, Any]], ctx: Ju
     own_fraction = min(1.0, len(own_ok) / max(needed, 1))
     hidden_note: Msg = M("empty")
     if hidden:
-        own_fraction = min(own_fraction, len(hidden_ok) / max(needed_hidden, 1))
-        hidden_note = M("hello_hidden", passed=len(hidden_ok), total=ran["own_hidden"], needed=needed_hidden,
+        own_fraction = min(own_fraction, len(hidden_ok) / max(needs["own_hidden"], 1))
+        hidden_note = M("hello_hidden", passed=len(hidden_ok), total=ran["own_hidden"], needed=needs["own_hidden"],
                         train=train_name)
     if blind:
         hidden_note = M("concat", first=hidden_note,
                         second=M("hello_input_blind", model=model_name, count=len(set(blind))))
-    standard_needed = needed_hidden if hidden else needed
+    standard_needed = needs["standard"]  # on the hidden task where there is one
     if own_fraction >= 1.0:
         disagree = _prints_disagree(runs, own_ok, train_name)
         own = Verdict(OWN_TRAINING, 1.0, M("concat", first=M("concat", first=M("hello_own_ok", **counts),
@@ -768,8 +768,7 @@ def _judge_found_model(request: dict[str, Any], model: dict[str, Any], ctx: Judg
     """model_shapes, own_training and model_trains for a script's model: its own weights and the grader's
     loop on fresh copies, evaluated here whenever the model is the lecture's (one RNNCell/RNN, 4 units)."""
     kind, where = model["kind"], M("found_model", name=model["name"], source=model["source"])
-    settings = ctx.settings.get("training", {})
-    needed = min(int(settings.get("min_passing_seeds", 3)), len(request["seeds"]))
+    needed = needed_passes(ctx.settings, len(request["seeds"]), False)["own"]
 
     in_process = False
 
