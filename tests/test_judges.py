@@ -42,20 +42,30 @@ def _judge(part, request, observation, config, reference):
     return verdicts, ctx
 
 
-@pytest.fixture(scope="module")
-def honest(config, reference):
-    """(request, observation) per part, from the probes run on the reference in this process."""
+def _namespace(reference):
+    """The reference's names, as a student's notebook would leave them."""
+    return {name: getattr(reference, name) for name in dir(reference) if not name.startswith("__")}
+
+
+def _probed(part, namespace, request):
+    """The part's probe run in this process, its observation through JSON as it would come back."""
     import importlib
 
     from grader.sandbox.runtime import seed_everything
 
-    namespace = {name: getattr(reference, name) for name in dir(reference) if not name.startswith("__")}
+    seed_everything(request["seed"])
+    probe = getattr(importlib.import_module(part.module), part.probe)
+    return json.loads(json.dumps(probe(namespace, request)))
+
+
+@pytest.fixture(scope="module")
+def honest(config, reference):
+    """(request, observation) per part, from the probes run on the reference in this process."""
+    namespace = _namespace(reference)
     found = {}
     for part in PROBED:
         request = _request(config, part)
-        seed_everything(request["seed"])
-        probe = getattr(importlib.import_module(part.module), part.probe)
-        found[part.id] = (request, json.loads(json.dumps(probe(namespace, request))))
+        found[part.id] = (request, _probed(part, namespace, request))
     return found
 
 
@@ -169,16 +179,6 @@ RUN_KINDS = {"own": lambda request: (("hello", "ohlol"), "hidden_pair" in reques
              "standard": lambda request: (tuple(request["hidden_pair"]), True)}
 
 
-def _hello_probe(part_id, namespace, request):
-    import importlib
-
-    from grader.sandbox.runtime import seed_everything
-
-    part = next(p for p in PROBED if p.id == part_id)
-    seed_everything(request["seed"])
-    return json.loads(json.dumps(getattr(importlib.import_module(part.module), part.probe)(namespace, request)))
-
-
 @pytest.mark.parametrize("part_id", HELLO)
 def test_each_kind_of_hello_run_stops_exactly_when_enough_have_passed(part_id, honest):
     """Read as the judge reads them: a run is skipped if and only if its kind had already passed `enough`."""
@@ -216,14 +216,14 @@ def _stingy(namespace, name):
 def test_stopping_once_decided_changes_no_score(part_id, config, reference):
     """The same submissions probed with and without `enough` score the same on every check: the reference,
     and a training function at the margin (some seeds pass, some do not)."""
-    namespace = {name: getattr(reference, name) for name in dir(reference) if not name.startswith("__")}
+    namespace = _namespace(reference)
     part = next(p for p in PROBED if p.id == part_id)
     request = _request(config, part)
     full_request = {key: value for key, value in request.items() if key != "enough"}
     fractions = set()
     for variant in (namespace, _stingy(namespace, HELLO[part_id][0])):
-        decided = _judge(part, request, _hello_probe(part_id, variant, request), config, reference)[0]
-        full = _judge(part, full_request, _hello_probe(part_id, variant, full_request), config, reference)[0]
+        decided = _judge(part, request, _probed(part, variant, request), config, reference)[0]
+        full = _judge(part, full_request, _probed(part, variant, full_request), config, reference)[0]
         assert [(v.check, v.fraction) for v in decided] == [(v.check, v.fraction) for v in full]
         fractions.add(tuple(v.fraction for v in full))
     assert len(fractions) == 2  # the stingy loop did land at the margin, not on the reference's score
