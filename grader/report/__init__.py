@@ -197,7 +197,7 @@ def _render_page(result: dict[str, Any], lang: str, cache: PlotCache = NO_CACHE)
 
 
 def student_pages(results: list[dict[str, Any]], lang: str, jobs: int = 1, cache: PlotCache = NO_CACHE) -> list[str]:
-    """Each student's page, in order. A page whose plots are not in `cache` yet costs ~0.3 s of matplotlib, so
+    """Each student's page, in order. A page whose plots are not in `cache` yet costs ~0.2 s of matplotlib, so
     a large class's pages are rendered by `jobs` forked processes; the same HTML either way. Fork, not spawn or forkserver: those run the
     caller's main script again in every worker, and a script that calls `grade` without a main guard would
     grade the class again there. By now grading is over and this process runs no threads of its own."""

@@ -1,6 +1,6 @@
 """Drawn plots kept on disk by what they show.
 
-Matplotlib is most of what a student's page costs (~0.15 s a plot, three plots a page). A plot is a pure
+Matplotlib is most of what a student's page costs (~0.05-0.1 s a plot, three plots a page). A plot is a pure
 function of its data, its labels and the drawing code, so its SVG is stored under a hash of exactly those:
 a page written again (a re-run, `grade feedback`, the pages after a review) draws nothing, and `grade` draws
 the plots of students graded early while later students run (grader.grade.ahead), off the path that writes
