@@ -245,12 +245,12 @@ def found_key(part: Part) -> str:
 
 # ---- step 3: execute -------------------------------------------------------------------------------
 
-def prestart_sandbox(config: GradingConfig, options: GradeOptions, count: int) -> None:
-    """Start `count` warm sandbox processes for this run's probes now (grader.sandbox.slots): they import
-    torch while the parent reads the class, and the first submission does not wait for that."""
+def prestart_sandbox(config: GradingConfig, options: GradeOptions) -> None:
+    """Start the warm sandbox process for this run's probes now (grader.sandbox.slots): it imports torch
+    while the parent reads the class, and the first submission does not wait for that."""
     preload = tuple(sorted({part.module for part in selected_parts(config, options) if part.plan is not None}))
-    if preload and count > 0 and slots.warm_enabled():
-        slots.POOL.prestart(preload=preload, count=count,
+    if preload and slots.warm_enabled():
+        slots.POOL.prestart(preload=preload,
                             import_paths=config.assignment.import_paths if config.assignment else ())
 
 

@@ -1,4 +1,4 @@
-"""Warm slots (grader.sandbox.slots): one pre-imported process per job slot forks each submission's sandbox.
+"""Warm slots (grader.sandbox.slots): one pre-imported process forks each submission's sandbox, several at once.
 
 What matters: nothing one student changes reaches the next student forked from the same slot, and cells run
 in the forked shell behave as they do in a Jupyter kernel (the cold path, still used when no slot starts).
@@ -172,8 +172,9 @@ def test_a_prestarted_slot_is_the_one_the_first_submission_runs_in(tmp_path, fre
     started = []
     real_init = slots.Slot.__init__
     monkeypatch.setattr(slots.Slot, "__init__", lambda self, *a, **k: started.append(1) or real_init(self, *a, **k))
-    fresh_pool.prestart(preload=(), import_paths=(), count=1)
-    (prestarted,) = fresh_pool._idle
+    fresh_pool.prestart(preload=(), import_paths=())
+    fresh_pool.prestart(preload=(), import_paths=())  # a second call finds it: still one
+    (prestarted,) = fresh_pool._slots.values()
     assert not prestarted.ready  # prestart does not wait for the imports
     record = run_cells(tmp_path, "first", ["print('first')"])
     assert record.slot == prestarted.process.pid and len(started) == 1
@@ -183,8 +184,9 @@ def test_a_prestarted_slot_is_the_one_the_first_submission_runs_in(tmp_path, fre
 def test_a_slot_still_importing_is_ended_at_once_when_the_pool_closes(fresh_pool):
     import time
 
-    fresh_pool.prestart(preload=(), import_paths=(), count=2)
-    processes = [slot.process for slot in fresh_pool._idle]
+    fresh_pool.prestart(preload=(), import_paths=())
+    fresh_pool.prestart(preload=("json",), import_paths=())  # another kind of slot
+    processes = [slot.process for slot in fresh_pool._slots.values()]
     assert len(processes) == 2
     began = time.monotonic()
     fresh_pool.close()
@@ -212,3 +214,64 @@ def test_grade_starts_its_slot_before_it_reads_the_first_submission(tmp_path, fr
                   use_cache=False)
     assert batch.results[0].score == batch.results[0].max_score
     assert [name for name, _ in events] == ["slot", "read"], events
+
+
+def test_one_slot_serves_two_submissions_at_once(tmp_path, fresh_pool, monkeypatch):
+    """Two job threads share one slot (torch imported once per run, not once per job), and their
+    submissions run side by side: each sleeps 3 s, both end within one sleep of each other's start."""
+    import threading
+    import time
+
+    started = []
+    real_init = slots.Slot.__init__
+    monkeypatch.setattr(slots.Slot, "__init__", lambda self, *a, **k: started.append(1) or real_init(self, *a, **k))
+    run_cells(tmp_path, "first", ["print('warm')"])  # the slot is up: what follows measures only the forks
+    records, spans = {}, {}
+
+    def student(name: str) -> None:
+        began = time.monotonic()
+        records[name] = run_cells(tmp_path, name, [f"import time, os\ntime.sleep(3)\nprint('{name}', os.getpid())"])
+        spans[name] = (began, time.monotonic())
+
+    threads = [threading.Thread(target=student, args=(name,)) for name in ("anna", "bert")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(started) == 1
+    assert records["anna"].slot == records["bert"].slot != 0
+    assert [records[n].cells[0]["output"].split()[0] for n in ("anna", "bert")] == ["anna", "bert"]
+    assert records["anna"].cells[0]["output"] != records["bert"].cells[0]["output"]  # two processes
+    (a_start, a_end), (b_start, b_end) = spans["anna"], spans["bert"]
+    assert min(a_end, b_end) > max(a_start, b_start)  # overlapped
+    assert max(a_end, b_end) - min(a_start, b_start) < 6  # one after the other would be over 6 s
+
+
+def test_a_submission_the_grader_lets_go_of_is_ended_by_its_slot(tmp_path, fresh_pool, monkeypatch):
+    """The grader closes a submission's job socket when it is done with it; should the keeper still run
+    (the grader's own clean-up having failed), the slot ends its session, and serves the next one."""
+    import os
+    import time
+
+    from grader.sandbox import launch
+
+    # what the grader does itself to end a submission, switched off: only the slot can end this one
+    monkeypatch.setattr(launch, "_stop", lambda process: None)
+    monkeypatch.setattr(launch.SubmissionGroups, "kill_all", lambda self: None)
+    monkeypatch.setattr(launch, "kill_user", lambda uid: None)
+    run_cells(tmp_path, "first", ["print('warm')"])  # the slot's start is not part of the 6 s below
+    root = tmp_path / "stays"
+    root.mkdir()
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os\nprint('PID', os.getpid())"),
+                                               nbformat.v4.new_code_cell("import time\ntime.sleep(120)")])
+    limits = ExecutionLimits(submission_timeout_s=6, cell_timeout_s=200, kernel_start_timeout_s=60,
+                             memory_mb=3072, cpu_s=300, output_kb=64)
+    record = execute(root=root, kind="notebook", notebook=notebook, modules=[], probes=[], limits=limits, seed=7)
+    assert record.status == "timeout" and record.slot and record.cells, record.cells
+    pid = int(record.cells[0]["output"].split()[1])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{pid}")
+    after = run_cells(tmp_path, "next", ["print('next')"])
+    assert after.slot == record.slot and after.cells[0]["output"] == "next\n"

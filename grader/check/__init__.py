@@ -52,7 +52,7 @@ def main(*, path: Path, assignment: Path = DEFAULT_ASSIGNMENT, timeout: float | 
         raise ValueError(f"{path} holds {len(submissions)} submissions; point `grade check` at your own notebook "
                          "or folder")
     options = GradeOptions(device="cpu", public_only=True, timeout_s=timeout or 120)  # every part
-    prestart_sandbox(config, options, 1)  # its imports overlap reading the notebook
+    prestart_sandbox(config, options)  # its imports overlap reading the notebook
     with console.status("running your notebook and the public checks…"):
         result = grade_submission(submissions[0], config, options)
     table = Table(title=f"self-check: {result.student}", show_lines=True)

@@ -154,8 +154,8 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
         from grader.grade.cluster import connect
 
         run.cluster = connect(cluster)
-    else:
-        prestart_sandbox(run.config, run.options, min(run.jobs, len(submissions)))
+    elif submissions:
+        prestart_sandbox(run.config, run.options)
     try:
         with WorkAhead().stopped() as ahead:
             ahead.submit(_import_for_judges)

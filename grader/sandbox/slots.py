@@ -1,18 +1,22 @@
-"""Warm slots: start Python, import torch, numpy, IPython and the grader once per job slot, not per submission.
+"""Warm slots: start Python, import torch, numpy, IPython and the grader once per run, not per submission.
 
 A slot is a long-lived process, started by the grader with the scrubbed environment, that imports everything
 a submission's processes need and then waits. For each submission the parent hands it the job (the keeper's
-arguments, the worker's job file, the environment) and two pipe ends (the channel and the log) over a
-socketpair; the slot forks. The child is the submission's keeper (``grader.sandbox.keeper``: control groups,
+arguments, the worker's job file, the environment), a job socket and two pipe ends (the channel and the log)
+over a socketpair; the slot forks. The child is the submission's keeper (``grader.sandbox.keeper``: control groups,
 namespaces, limits, subreaper, its own uid), which forks the worker, which forks the executor that runs the
 cells (``grader.sandbox.shell``). The slot itself never runs student code: every submission starts from the
 same untouched, imported state, and nothing a student changes (module state, environment, files, seeds)
 outlives its fork. The slot never touches CUDA: a CUDA context does not survive fork, so a submission on
 a GPU makes its own.
 
-Parent side: `POOL.start(...)` returns a process-like `WarmProcess` (or None: use the cold path). Slots are
-kept per parts package, reused by the next submission of the same job thread, and ended with the grader.
-`POOL.prestart(...)` starts slots without waiting for their imports; `start` waits for one on its way.
+A slot serves every job thread at once: each request brings its own job socket, on which the slot answers
+the keeper's pid and then how it ended; as many keepers run side by side as the grader has jobs, so a run
+imports torch once whatever its number of jobs (and the forks share the slot's memory until they write it).
+
+Parent side: `POOL.start(...)` returns a process-like `WarmProcess` (or None: use the cold path). There is
+one slot per kind (interpreter, imports, import paths), replaced if it dies, ended with the grader.
+`POOL.prestart(...)` starts it without waiting for its imports; `start` waits for it.
 Server side: ``python -m grader.sandbox.slots FD MODULE...``.
 """
 
@@ -35,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 SLOT_START_TIMEOUT_S = 180.0  # importing torch on a loaded machine; past this the cold path is used
-MAX_IDLE_SLOTS = 8
 # what every submission's processes import anyway; the probes' modules are added per assignment.
 # torch._dynamo: torch imports it on the first optimizer a process makes (1.1-1.5 s, ~800 modules, sympy
 # among them), so without it every submission paid that inside part 2.1's first training.
@@ -64,29 +67,110 @@ def _preload(modules: list[str]) -> None:
 
 
 def serve(control: socket.socket) -> None:
-    """One submission at a time: fork its keeper, say its pid, say how it ended; stop when the grader goes."""
-    while True:
+    """Fork a keeper per request, as many at once as the grader asks; stop when the grader goes.
+
+    Each request brings its own job socket (and the channel and log pipe ends): the keeper's pid goes back
+    on it, then how the keeper ended. The grader closing a job socket before that ends the keeper's session:
+    a submission the grader let go of does not run on."""
+    running: dict[int, _Running] = {}
+    try:
+        while True:
+            watched: list[Any] = [control]
+            for entry in running.values():
+                watched += [entry.job] + ([entry.handle] if entry.handle is not None else [])
+            # without pidfds (Linux < 5.3) a keeper's end is polled
+            polled = any(entry.handle is None for entry in running.values())
+            ready, _, _ = select.select(watched, [], [], 0.05 if polled else None)
+            for pid, entry in list(running.items()):
+                if _ended(pid, entry, let_go=entry.job in ready):
+                    del running[pid]
+            if control in ready:
+                try:
+                    message, descriptors, _, _ = socket.recv_fds(control, 1 << 20, 4)
+                except OSError:
+                    return
+                if not message:
+                    return
+                if len(descriptors) != 3:  # not a request this module sends
+                    for descriptor in descriptors:
+                        os.close(descriptor)
+                    continue
+                job = socket.socket(fileno=descriptors[0])
+                pid = _fork_keeper(json.loads(message), descriptors[1:], control)
+                try:
+                    job.send(json.dumps({"pid": pid}).encode())
+                except OSError:
+                    pass  # the grader let go already: the next turn of the loop ends the keeper
+                try:
+                    handle: int | None = os.pidfd_open(pid)
+                except (AttributeError, OSError):
+                    handle = None
+                running[pid] = _Running(job, handle)
+    finally:
+        for pid, entry in running.items():  # the grader is gone: so are its submissions, and this slot
+            _end_session(pid)
+            entry.close()
+
+
+class _Running:
+    """A keeper forked by this slot: the grader's job socket for it and its pidfd."""
+
+    def __init__(self, job: socket.socket, handle: int | None) -> None:
+        self.job, self.handle = job, handle
+
+    def close(self) -> None:
+        self.job.close()
+        if self.handle is not None:
+            os.close(self.handle)
+
+
+def _ended(pid: int, entry: _Running, let_go: bool) -> bool:
+    """Report a keeper that ended; end one the grader let go of. True when it is done with."""
+    ended, status = os.waitpid(pid, os.WNOHANG)
+    if not ended and let_go:
         try:
-            message, descriptors, _, _ = socket.recv_fds(control, 1 << 20, 4)
+            message = entry.job.recv(1 << 16)
         except OSError:
-            return
-        if not message:
-            return
-        job = json.loads(message)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                code = _keeper(job, descriptors, control)
-            finally:
-                os._exit(code & 0xFF)
-        for descriptor in descriptors:
-            os.close(descriptor)
-        control.send(json.dumps({"pid": pid}).encode())
-        if not _await(pid, control):
-            return
+            message = b""
+        if message:  # nothing the grader sends: ignored
+            return False
+        _end_session(pid)
+        entry.close()
+        return True
+    if not ended:
+        return False
+    try:
+        entry.job.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+    except OSError:
+        pass
+    entry.close()
+    return True
+
+
+def _end_session(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _fork_keeper(job: dict[str, Any], descriptors: list[int], control: socket.socket) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = _keeper(job, descriptors, control)
+        finally:
+            os._exit(code & 0xFF)
+    for descriptor in descriptors:
+        os.close(descriptor)
+    return pid
 
 
 def _keeper(job: dict[str, Any], descriptors: list[int], control: socket.socket) -> int:
@@ -103,45 +187,13 @@ def _keeper(job: dict[str, Any], descriptors: list[int], control: socket.socket)
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.close(null)
-    keep_only({channel})
+    keep_only({channel})  # other submissions' job sockets and pidfds among them
     os.chdir(job["cwd"])
     os.environ.clear()
     os.environ.update(job["env"])
     tempfile.tempdir = None
     arguments = [*job["keeper"], "--pass-fd", str(channel), "--report-fd", str(channel)]
     return keeper.main(arguments, run_child=lambda: worker.serve(job["job"], channel, ShellClient))
-
-
-def _await(pid: int, control: socket.socket) -> bool:
-    """Wait for the keeper to end and report it; False when the grader went away meanwhile."""
-    try:
-        handle: int | None = os.pidfd_open(pid)
-    except (AttributeError, OSError):
-        handle = None
-    try:
-        while True:
-            # without a pidfd (Linux < 5.3) the child's end is polled
-            ready, _, _ = select.select([h for h in (handle, control) if h is not None], [], [],
-                                        None if handle is not None else 0.05)
-            if control in ready:
-                try:
-                    message = control.recv(1 << 16)
-                except OSError:
-                    message = b""
-                if not message:  # the grader is gone: so is this submission, and this slot
-                    try:
-                        os.killpg(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    os.waitpid(pid, 0)
-                    return False
-            ended, status = os.waitpid(pid, os.WNOHANG)
-            if ended:
-                control.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
-                return True
-    finally:
-        if handle is not None:
-            os.close(handle)
 
 
 def main() -> None:
@@ -171,6 +223,8 @@ class Slot:
 
         self.key = key
         self.ready = False
+        self.failure: str | None = None
+        self._lock = threading.Lock()  # job threads share a slot: one waits for its start, one sends at a time
         self.folder = Path(tempfile.mkdtemp(prefix="rnn-grader-slot-"))
         for name in ("home", "runtime", "tmp"):
             (self.folder / name).mkdir()
@@ -193,34 +247,43 @@ class Slot:
             self.wait_ready()
 
     def wait_ready(self) -> None:
-        if self.ready:
-            return
-        ready = self.receive(SLOT_START_TIMEOUT_S)
-        if not ready or not ready.get("ready"):
-            detail = str((ready or {}).get("reason") or "") or \
-                (self.errors.read_text(encoding="utf-8", errors="replace")[-2000:] if self.errors.exists() else "")
-            self.close()
-            raise SlotUnavailable(f"the warm slot did not start: {detail.strip() or 'no reason given'}")
-        self.ready = True
+        with self._lock:
+            if self.ready:
+                return
+            if self.failure is None:  # another job thread may have waited for it already, in vain
+                ready = receive(self.control, SLOT_START_TIMEOUT_S)
+                if ready and ready.get("ready"):
+                    self.ready = True
+                    return
+                detail = str((ready or {}).get("reason") or "") or \
+                    (self.errors.read_text(encoding="utf-8", errors="replace")[-2000:] if self.errors.exists() else "")
+                self.failure = f"the warm slot did not start: {detail.strip() or 'no reason given'}"
+                self.close()
+            raise SlotUnavailable(self.failure)
 
-    def receive(self, timeout_s: float | None) -> dict[str, Any] | None:
-        """The slot's next message; None on timeout; {"gone": True} when the slot is gone."""
-        ready, _, _ = select.select([self.control], [], [], timeout_s)
-        if not ready:
-            return None
+    def fork(self, request: bytes, channel: int, log: int) -> tuple[int, socket.socket] | None:
+        """Have the slot fork a keeper for `request`: its pid and the job socket its end will be reported
+        on; None where the slot did not answer (gone)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            message = self.control.recv(1 << 16)
+            with self._lock:
+                socket.send_fds(self.control, [request], [theirs.fileno(), channel, log])
         except OSError:
-            message = b""
-        if not message:
-            return {"gone": True}
-        return json.loads(message)
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        reply = receive(ours, 30)
+        if reply and isinstance(reply.get("pid"), int):
+            return reply["pid"], ours
+        ours.close()
+        return None
 
     def alive(self) -> bool:
         return self.process.poll() is None
 
     def close(self) -> None:
-        self.control.close()  # the slot reads end of file and exits
+        self.control.close()  # the slot reads end of file, ends the keepers it still runs, and exits
         try:
             # one still importing would only notice at its end: nothing of a student's is in it yet
             self.process.wait(timeout=5 if self.ready else 0)
@@ -230,11 +293,25 @@ class Slot:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def receive(connection: socket.socket, timeout_s: float | None) -> dict[str, Any] | None:
+    """The next message on a slot's socket; None on timeout; {"gone": True} when the other end is gone."""
+    ready, _, _ = select.select([connection], [], [], timeout_s)
+    if not ready:
+        return None
+    try:
+        message = connection.recv(1 << 16)
+    except OSError:
+        message = b""
+    if not message:
+        return {"gone": True}
+    return json.loads(message)
+
+
 class WarmProcess:
     """A submission's keeper forked by a slot, with the calls launch.py makes of a subprocess.Popen."""
 
-    def __init__(self, pool: "SlotPool", slot: Slot, pid: int, log: int) -> None:
-        self.pool, self.slot, self.pid = pool, slot, pid
+    def __init__(self, slot: Slot, pid: int, job: socket.socket, log: int) -> None:
+        self.slot, self.pid, self.job = slot, pid, job
         self.stdout = os.fdopen(log, "rb")
         self.returncode: int | None = None
 
@@ -245,7 +322,7 @@ class WarmProcess:
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self._ended(self.slot.receive(0))
+            self._ended(receive(self.job, 0))
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -254,7 +331,7 @@ class WarmProcess:
             remaining = None if deadline is None else deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 raise subprocess.TimeoutExpired(f"warm slot {self.slot.process.pid}", timeout or 0)
-            self._ended(self.slot.receive(remaining))
+            self._ended(receive(self.job, remaining))
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
@@ -264,13 +341,16 @@ class WarmProcess:
             pass
 
     def release(self) -> None:
-        """Back to the pool once the submission's keeper has ended (else the slot is ended with it)."""
-        self.pool.give_back(self.slot, reusable=self.returncode is not None)
+        """Let go of the keeper: the slot ends its session if it still runs, and goes on serving others."""
+        self.job.close()
 
 
 class SlotPool:
+    """One slot per kind (interpreter, imports, import paths), shared by every job thread: each submission is
+    a fork of it, as many at once as there are jobs, so a run imports torch once however many jobs it has."""
+
     def __init__(self) -> None:
-        self._idle: list[Slot] = []
+        self._slots: dict[tuple[Any, ...], Slot] = {}
         self._broken: dict[tuple[Any, ...], str] = {}
         self._lock = threading.Lock()
 
@@ -281,55 +361,50 @@ class SlotPool:
 
         return sys.executable, tuple(map(str, import_paths)), preload, sandbox_pythonpath(import_paths)
 
-    def prestart(self, *, preload: tuple[str, ...], import_paths: tuple[Path, ...], count: int) -> None:
-        """Start up to `count` slots now, without waiting: they import torch (~3 s) while the parent is
-        still preparing the run; `start` waits for one of them rather than starting another."""
-        key = self.key(preload, import_paths)
-        with self._lock:
-            if key in self._broken:
-                return
-            missing = min(count, MAX_IDLE_SLOTS) - sum(1 for s in self._idle if s.key == key)
-        for _ in range(missing):
-            try:
-                slot = Slot(key, preload, import_paths, wait=False)
-            except (SlotUnavailable, OSError):
-                return  # `start` tries again and says why
-            with self._lock:
-                self._idle.append(slot)
+    def prestart(self, *, preload: tuple[str, ...], import_paths: tuple[Path, ...]) -> None:
+        """Start the slot now, without waiting: it imports torch (~3 s) while the parent is still preparing
+        the run; `start` waits for it rather than starting another."""
+        try:
+            self._slot(self.key(preload, import_paths), preload, import_paths)
+        except (SlotUnavailable, OSError):
+            pass  # `start` tries again and says why
 
-    def start(self, *, keeper: list[str], job: str, cwd: str, env: dict[str, str], channel: int,
-              log: tuple[int, int], preload: tuple[str, ...], import_paths: tuple[Path, ...]) -> WarmProcess | None:
-        """Fork a submission in a warm slot; None where no slot can be had (the caller goes cold)."""
-        key = self.key(preload, import_paths)
+    def _slot(self, key: tuple[Any, ...], preload: tuple[str, ...], import_paths: tuple[Path, ...],
+              replacing: Slot | None = None) -> Slot | None:
+        """The slot for `key`, started (not awaited) if there is none, or in place of `replacing`."""
         with self._lock:
             if key in self._broken:
                 return None
-            matching = [s for s in reversed(self._idle) if s.key == key]
-            # a ready slot first; else one still starting (prestart): waiting for it beats starting another
-            slot = next((s for s in matching if s.ready), matching[0] if matching else None)
-            if slot is not None:
-                self._idle.remove(slot)
-        for attempt in range(2):  # an idle slot may have died (killed from outside): one fresh try
+            slot = self._slots.get(key)
+            if slot is not None and slot is not replacing and not (slot.ready and not slot.alive()):
+                return slot
+            self._slots[key] = Slot(key, preload, import_paths, wait=False)
+            old, slot = slot, self._slots[key]
+        if old is not None:
+            old.close()
+        return slot
+
+    def start(self, *, keeper: list[str], job: str, cwd: str, env: dict[str, str], channel: int,
+              log: tuple[int, int], preload: tuple[str, ...], import_paths: tuple[Path, ...]) -> WarmProcess | None:
+        """Fork a submission in the warm slot; None where no slot can be had (the caller goes cold)."""
+        key = self.key(preload, import_paths)
+        request = json.dumps({"keeper": keeper, "job": job, "cwd": cwd, "env": env}).encode()
+        failed: Slot | None = None
+        for attempt in range(2):  # the slot may have died (killed from outside): one fresh try
             try:
-                if slot is None or not slot.alive():
-                    if slot is not None:
-                        slot.close()
-                    slot = Slot(key, preload, import_paths, wait=False)
+                slot = self._slot(key, preload, import_paths, replacing=failed)
+                if slot is None:
+                    return None
                 slot.wait_ready()
             except (SlotUnavailable, OSError) as error:
                 with self._lock:
                     self._broken[key] = str(error)
+                    self._slots.pop(key, None)
                 return None
-            message = json.dumps({"keeper": keeper, "job": job, "cwd": cwd, "env": env}).encode()
-            try:
-                socket.send_fds(slot.control, [message], [channel, log[1]])
-                reply = slot.receive(30)
-            except OSError:
-                reply = None
-            if reply and isinstance(reply.get("pid"), int):
-                return WarmProcess(self, slot, reply["pid"], log[0])
-            slot.close()
-            slot = None
+            forked = slot.fork(request, channel, log[1])
+            if forked is not None:
+                return WarmProcess(slot, forked[0], forked[1], log[0])
+            failed = slot
         return None
 
     def unavailable(self) -> list[str]:
@@ -337,21 +412,10 @@ class SlotPool:
         with self._lock:
             return sorted(set(self._broken.values()))
 
-    def give_back(self, slot: Slot, reusable: bool) -> None:
-        if not reusable or not slot.alive():
-            slot.close()
-            return
-        with self._lock:
-            self._idle.append(slot)
-            surplus = self._idle[:-MAX_IDLE_SLOTS]
-            del self._idle[:-MAX_IDLE_SLOTS]
-        for old in surplus:
-            old.close()
-
     def close(self) -> None:
         with self._lock:
-            idle, self._idle = self._idle, []
-        for slot in idle:
+            slots, self._slots = list(self._slots.values()), {}
+        for slot in slots:
             slot.close()
 
 
