@@ -218,7 +218,8 @@ def test_grade_starts_its_slot_before_it_reads_the_first_submission(tmp_path, fr
 
 def test_one_slot_serves_two_submissions_at_once(tmp_path, fresh_pool, monkeypatch):
     """Two job threads share one slot (torch imported once per run, not once per job), and their
-    submissions run side by side: each sleeps 3 s, both end within one sleep of each other's start."""
+    submissions run side by side (each sleeps 3 s, both end within one sleep of each other's start)
+    without a descriptor of each other's."""
     import threading
     import time
 
@@ -230,7 +231,12 @@ def test_one_slot_serves_two_submissions_at_once(tmp_path, fresh_pool, monkeypat
 
     def student(name: str) -> None:
         began = time.monotonic()
-        records[name] = run_cells(tmp_path, name, [f"import time, os\ntime.sleep(3)\nprint('{name}', os.getpid())"])
+        records[name] = run_cells(tmp_path, name, [
+            "import time, os\ntime.sleep(3)\nsockets = 0\n"
+            "for d in os.listdir('/proc/self/fd'):\n"
+            "    try:\n        sockets += os.readlink(f'/proc/self/fd/{d}').startswith('socket:')\n"
+            "    except OSError:\n        pass  # the listing's own descriptor, closed by now\n"
+            f"print('{name}', os.getpid(), sockets)"])
         spans[name] = (began, time.monotonic())
 
     threads = [threading.Thread(target=student, args=(name,)) for name in ("anna", "bert")]
@@ -242,6 +248,8 @@ def test_one_slot_serves_two_submissions_at_once(tmp_path, fresh_pool, monkeypat
     assert records["anna"].slot == records["bert"].slot != 0
     assert [records[n].cells[0]["output"].split()[0] for n in ("anna", "bert")] == ["anna", "bert"]
     assert records["anna"].cells[0]["output"] != records["bert"].cells[0]["output"]  # two processes
+    # neither holds a socket: not the slot's, not the other submission's job socket
+    assert [records[n].cells[0]["output"].split()[2] for n in ("anna", "bert")] == ["0", "0"]
     (a_start, a_end), (b_start, b_end) = spans["anna"], spans["bert"]
     assert min(a_end, b_end) > max(a_start, b_start)  # overlapped
     assert max(a_end, b_end) - min(a_start, b_start) < 6  # one after the other would be over 6 s
