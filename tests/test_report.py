@@ -288,6 +288,25 @@ def test_grade_draws_a_finished_students_plots_while_the_next_one_runs(tmp_path,
     assert all("<svg" in (tmp_path / "students" / f"{s}.html").read_text(encoding="utf-8") for s in ("alice", "bob"))
 
 
+def test_a_run_answered_from_the_cache_starts_no_sandbox_and_imports_nothing_for_the_judges(tmp_path, monkeypatch):
+    """The warm sandbox and torch for the judges start at the first submission the cache does not have, once
+    per run however many miss; a re-run of an unchanged class starts neither, and changes no result."""
+    import grader.grade as grade_module
+
+    started = []
+    real_prestart, real_import = grade_module.prestart_sandbox, grade_module._import_for_judges
+    monkeypatch.setattr(grade_module, "prestart_sandbox",
+                        lambda *a, **k: started.append("sandbox") or real_prestart(*a, **k))
+    monkeypatch.setattr(grade_module, "_import_for_judges", lambda: started.append("torch") or real_import())
+    paths = [EXAMPLES / "alice", EXAMPLES / "bob"]
+    first = grade(paths=paths, out=tmp_path, jobs=2, only=["2.2"], device="cpu", quiet=True)
+    assert sorted(started) == ["sandbox", "torch"]
+    started.clear()
+    again = grade(paths=paths, out=tmp_path, jobs=2, only=["2.2"], device="cpu", quiet=True)
+    assert all(r.from_cache for r in again.results) and started == []
+    assert [(r.student, r.score) for r in again.results] == [(r.student, r.score) for r in first.results]
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_the_next_student_is_read_while_the_sandboxes_run_and_never_more_than_jobs_at_once(tmp_path, monkeypatch,
                                                                                            jobs):

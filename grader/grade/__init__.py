@@ -76,8 +76,10 @@ def resolve_device(device: str) -> str:
 
 
 def _grade_or_reuse(submission: Submission, config: GradingConfig, options: GradeOptions,
-                    cache: ResultCache | None, sandboxes: threading.BoundedSemaphore) -> SubmissionResult:
-    """One student's result, whatever happens: a failure in any step is that student's error result."""
+                    cache: ResultCache | None, sandboxes: threading.BoundedSemaphore,
+                    on_miss: Callable[[], None] = lambda: None) -> SubmissionResult:
+    """One student's result, whatever happens: a failure in any step is that student's error result.
+    `on_miss` is called before a submission the cache does not have is graded."""
     stage = "read"
     try:
         content_hash = submission.content_hash()
@@ -88,6 +90,7 @@ def _grade_or_reuse(submission: Submission, config: GradingConfig, options: Grad
             if cached is not None:
                 return cached
         stage = "grade"
+        on_miss()
         result = grade_submission(submission, config, options, content_hash, sandboxes)
         _remember(cache, key, result)
         return result
@@ -154,11 +157,8 @@ def _run(paths: list[Path], out: Path, jobs: int | None, device: str, timeout: f
         from grader.grade.cluster import connect
 
         run.cluster = connect(cluster)
-    elif submissions:
-        prestart_sandbox(run.config, run.options)
     try:
         with WorkAhead().stopped() as ahead:
-            ahead.submit(_import_for_judges)
             run.comparison = ahead.submit(lambda: _compare_class(run))
             run.results = _grade_all(submissions, run, ResultCache(out / "cache") if use_cache else None, console,
                                      quiet, ahead)
@@ -231,6 +231,25 @@ def _import_for_judges() -> None:
     importlib.import_module("torch")
 
 
+class _FirstMiss:
+    """What only a submission missing from the cache needs, started once, at the first one: the warm sandbox
+    (its imports overlap reading that student) and torch for the judges. A run answered wholly from the cache
+    starts neither (~5 s of CPU, ~2 s of its time)."""
+
+    def __init__(self, run: Run, ahead: WorkAhead) -> None:
+        self.run, self.ahead = run, ahead
+        self._lock = threading.Lock()
+        self._started = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            prestart_sandbox(self.run.config, self.run.options)
+            self.ahead.submit(_import_for_judges)
+
+
 def _plot_cache(run: Run) -> PlotCache:
     return PlotCache(run.out / "cache" / "plots")
 
@@ -258,7 +277,8 @@ def _grade_all(submissions: list[Submission], run: Run, cache: ResultCache | Non
             # they run (else, with one job, the sandbox waits for the parent's ~0.2 s of each)
             sandboxes = threading.BoundedSemaphore(run.jobs)
             with ThreadPoolExecutor(max_workers=run.jobs + 1) as pool:
-                futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache, sandboxes)
+                first_miss = _FirstMiss(run, ahead)
+                futures = [pool.submit(_grade_or_reuse, s, run.config, run.options, cache, sandboxes, first_miss)
                            for s in submissions]
                 for future in as_completed(futures):
                     done(future.result())
