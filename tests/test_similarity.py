@@ -238,3 +238,32 @@ def test_the_same_class_ranks_the_same_in_every_process(tmp_path):
                        check=True, capture_output=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": seed})
         outputs.append(json.loads((out / "similarity.json").read_text(encoding="utf-8"))["pairs"])
     assert outputs[0] == outputs[1]
+
+
+def test_fingerprints_kept_on_disk_give_the_same_comparison_and_are_not_computed_again(tmp_path, monkeypatch):
+    """A re-run tokenises no document it has seen (the costly part); a damaged file is computed again."""
+    import copydetect.utils
+
+    from grader import similarity as module
+    from grader.submissions import discover
+
+    codes = [code for code in map(module.code_of, discover([_class(tmp_path)])) if code is not None]
+    known = [TUTORIAL]
+    uncached = module.compare_class(codes, known)
+    tokenised = []
+    real_filter = copydetect.utils.filter_code
+    monkeypatch.setattr(copydetect.utils, "filter_code", lambda *a, **k: tokenised.append(1) or real_filter(*a, **k))
+    folder = tmp_path / "cache"
+    first = module.compare_class(codes, known, cache=folder)
+    assert len(tokenised) == len(codes) + 1  # every student's code and the known source, once
+    tokenised.clear()
+    second = module.compare_class(codes, known, cache=folder)
+    assert tokenised == []
+    assert uncached.pairs == first.pairs == second.pairs and first.pairs[0].shared_tokens > 0
+    import numpy as np  # the side-by-side pages mark the same code
+
+    assert all(np.array_equal(a, b) for a, b in zip(uncached.slices(uncached.pairs[0]), second.slices(second.pairs[0])))
+    stored = sorted(folder.rglob("*.npz"))
+    assert len(stored) == len(codes) + 1
+    stored[0].write_bytes(b"not an archive")
+    assert module.compare_class(codes, known, cache=folder).pairs == first.pairs and len(tokenised) == 1

@@ -351,7 +351,8 @@ def _compare_class(run: Run) -> similarity.Comparison | None:
         return None
     handout = run.config.assignment.handout_path if run.config.assignment else None
     codes = [code for code in map(similarity.code_of, run.submissions) if code is not None]
-    return similarity.compare_class(codes, similarity.known_code([handout] if handout else []))
+    return similarity.compare_class(codes, similarity.known_code([handout] if handout else []),
+                                    cache=run.out / "cache" / "similarity")
 
 
 def _write_similarity(run: Run) -> None:

@@ -11,10 +11,13 @@ the two shares (a short submission copied into a long one still ranks high). Not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
+import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Optional
@@ -136,6 +139,40 @@ def _winnow(code: str) -> Winnowed:
     return Winnowed(filtered, offsets, hashes, idx)
 
 
+@functools.lru_cache(maxsize=1)
+def _winnow_version() -> str:
+    """What else decides a document's fingerprints: this module's code and copydetect's version."""
+    from importlib.metadata import version
+
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16] + "/" + version("copydetect")
+
+
+def _winnow_cached(code: str, folder: Optional[Path]) -> Winnowed:
+    """`_winnow`, kept on disk by content under `folder` (None: computed every time). Tokenising is most of
+    what comparing a class costs, and a re-run sees mostly the same code; a file that cannot be read or
+    written costs the computation, never the comparison. Read without pickle (plain arrays only)."""
+    if folder is None:
+        return _winnow(code)
+    digest = hashlib.sha256(json.dumps([_winnow_version(), NOISE_TOKENS, GUARANTEE_TOKENS, code]).encode()).hexdigest()
+    path = folder / digest[:2] / f"{digest}.npz"
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return Winnowed(str(stored["filtered"]), stored["offsets"], stored["hashes"], stored["idx"])
+    except Exception:  # noqa: BLE001 - missing, damaged or foreign: computed again
+        pass
+    document = _winnow(code)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".part")  # whole or not at all
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, filtered=np.array(document.filtered), offsets=document.offsets, hashes=document.hashes,
+                     idx=document.idx)
+        os.replace(temporary, path)
+    except OSError:
+        pass
+    return document
+
+
 def _fingerprint(document: Winnowed, boilerplate: Optional[np.ndarray] = None) -> Fingerprint:
     """The document's fingerprints without the boilerplate ones."""
     hashes, idx, filtered, offsets = document.hashes, document.idx, document.filtered, document.offsets
@@ -178,15 +215,16 @@ class Comparison:
                 "pairs": [asdict(pair) for pair in self.pairs]}
 
 
-def compare_class(codes: list[StudentCode], known: list[str], common: Optional[int] = None) -> Comparison:
-    """Every pair of students, most similar first."""
+def compare_class(codes: list[StudentCode], known: list[str], common: Optional[int] = None,
+                  cache: Optional[Path] = None) -> Comparison:
+    """Every pair of students, most similar first; `cache`: a folder that keeps each document's fingerprints."""
     from copydetect import compare_files
 
     common = default_common(len(codes)) if common is None else common
     excluded: set[int] = set()
     for text in known:
-        excluded |= set(_winnow(text).hashes.tolist())
-    documents = {code.student: _winnow(code.code) for code in codes}  # the costly part, once per student
+        excluded |= set(_winnow_cached(text, cache).hashes.tolist())
+    documents = {code.student: _winnow_cached(code.code, cache) for code in codes}  # the costly part
     counts: dict[int, int] = {}
     for document in documents.values():
         for value in set(document.hashes.tolist()):
