@@ -283,3 +283,33 @@ def test_a_submission_the_grader_lets_go_of_is_ended_by_its_slot(tmp_path, fresh
     assert not os.path.exists(f"/proc/{pid}")
     after = run_cells(tmp_path, "next", ["print('next')"])
     assert after.slot == record.slot and after.cells[0]["output"] == "next\n"
+
+
+def test_a_request_the_slot_cannot_serve_ends_nothing_else(tmp_path, fresh_pool):
+    """A request the slot cannot serve (here: not JSON; elsewhere: a fork the system refuses) is answered
+    with the reason, and the submission running beside it, and the next one, go on in the same slot."""
+    import os
+    import socket
+    import threading
+
+    run_cells(tmp_path, "first", ["print('warm')"])
+    (slot,) = fresh_pool._slots.values()
+    records = {}
+    running = threading.Thread(target=lambda: records.update(
+        long=run_cells(tmp_path, "long", ["import time\ntime.sleep(3)\nprint('still here')"])))
+    running.start()
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    read_end, write_end = os.pipe()
+    try:
+        socket.send_fds(slot.control, [b"not a request"], [theirs.fileno(), read_end, write_end])
+        reply = slots.receive(ours, 10)
+    finally:
+        for end in (theirs, ours):
+            end.close()
+        os.close(read_end)
+        os.close(write_end)
+    running.join()
+    assert reply and "error" in reply and "JSONDecodeError" in reply["error"], reply
+    assert records["long"].slot == slot.process.pid and records["long"].cells[0]["output"] == "still here\n"
+    after = run_cells(tmp_path, "after", ["print('next')"])
+    assert after.slot == slot.process.pid and after.cells[0]["output"] == "next\n"

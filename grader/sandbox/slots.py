@@ -91,25 +91,45 @@ def serve(control: socket.socket) -> None:
                     return
                 if not message:
                     return
-                if len(descriptors) != 3:  # not a request this module sends
-                    for descriptor in descriptors:
-                        os.close(descriptor)
-                    continue
-                job = socket.socket(fileno=descriptors[0])
-                pid = _fork_keeper(json.loads(message), descriptors[1:], control)
-                try:
-                    job.send(json.dumps({"pid": pid}).encode())
-                except OSError:
-                    pass  # the grader let go already: the next turn of the loop ends the keeper
-                try:
-                    handle: int | None = os.pidfd_open(pid)
-                except (AttributeError, OSError):
-                    handle = None
-                running[pid] = _Running(job, handle)
+                started = _start(message, descriptors, control)
+                if started is not None:
+                    running[started[0]] = started[1]
     finally:
         for pid, entry in running.items():  # the grader is gone: so are its submissions, and this slot
             _end_session(pid)
             entry.close()
+
+
+def _start(message: bytes, descriptors: list[int], control: socket.socket) -> tuple[int, "_Running"] | None:
+    """Fork the keeper a request asks for. A request that cannot be served (not one this module sends, or a
+    fork the system refuses) is answered with the reason: the submissions already running go on."""
+    job = socket.socket(fileno=descriptors[0]) if descriptors else None
+    try:
+        if job is None or len(descriptors) != 3:
+            raise ValueError(f"a request with {len(descriptors)} descriptors")
+        pid = _fork_keeper(json.loads(message), descriptors[1:], control)
+    except Exception as error:  # noqa: BLE001 - one request's failure; the slot serves on
+        for descriptor in descriptors[1:]:
+            try:
+                os.close(descriptor)
+            except OSError:
+                pass
+        if job is not None:
+            try:
+                job.send(json.dumps({"error": f"{type(error).__name__}: {error}"[:500]}).encode())
+            except OSError:
+                pass
+            job.close()
+        return None
+    try:
+        job.send(json.dumps({"pid": pid}).encode())
+    except OSError:
+        pass  # the grader let go already: the next turn of the loop ends the keeper
+    try:
+        handle: int | None = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        handle = None
+    return pid, _Running(job, handle)
 
 
 class _Running:
@@ -161,7 +181,7 @@ def _end_session(pid: int) -> None:
 def _fork_keeper(job: dict[str, Any], descriptors: list[int], control: socket.socket) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
+    pid = os.fork()  # descriptors are closed by the caller if this raises
     if pid == 0:
         code = 1
         try:
@@ -263,7 +283,7 @@ class Slot:
 
     def fork(self, request: bytes, channel: int, log: int) -> tuple[int, socket.socket] | None:
         """Have the slot fork a keeper for `request`: its pid and the job socket its end will be reported
-        on; None where the slot did not answer (gone)."""
+        on; None where the slot did not (gone, or the reason it could not)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             with self._lock:
@@ -404,6 +424,8 @@ class SlotPool:
             forked = slot.fork(request, channel, log[1])
             if forked is not None:
                 return WarmProcess(slot, forked[0], forked[1], log[0])
+            if slot.alive():  # it refused this one (a fork the system refused): cold, and it serves the others
+                return None
             failed = slot
         return None
 
