@@ -77,12 +77,12 @@ def serve(control: socket.socket) -> None:
         while True:
             watched: list[Any] = [control]
             for entry in running.values():
-                watched += [entry.job] + ([entry.handle] if entry.handle is not None else [])
+                watched += [h for h in (entry.job, entry.handle) if h is not None]
             # without pidfds (Linux < 5.3) a keeper's end is polled
             polled = any(entry.handle is None for entry in running.values())
             ready, _, _ = select.select(watched, [], [], 0.05 if polled else None)
             for pid, entry in list(running.items()):
-                if _ended(pid, entry, let_go=entry.job in ready):
+                if _ended(pid, entry, let_go=entry.job is not None and entry.job in ready):
                     del running[pid]
             if control in ready:
                 try:
@@ -96,8 +96,10 @@ def serve(control: socket.socket) -> None:
                     running[started[0]] = started[1]
     finally:
         for pid, entry in running.items():  # the grader is gone: so are its submissions, and this slot
-            _end_session(pid)
+            _kill_session(pid)
             entry.close()
+        for pid in running:  # reaped if gone already; else init will (one may be frozen in its group)
+            os.waitpid(pid, os.WNOHANG)
 
 
 def _start(message: bytes, descriptors: list[int], control: socket.socket) -> tuple[int, "_Running"] | None:
@@ -133,48 +135,47 @@ def _start(message: bytes, descriptors: list[int], control: socket.socket) -> tu
 
 
 class _Running:
-    """A keeper forked by this slot: the grader's job socket for it and its pidfd."""
+    """A keeper forked by this slot: the grader's job socket for it (None once the grader let go) and its pidfd."""
 
     def __init__(self, job: socket.socket, handle: int | None) -> None:
-        self.job, self.handle = job, handle
+        self.job: socket.socket | None = job
+        self.handle = handle
 
     def close(self) -> None:
-        self.job.close()
+        if self.job is not None:
+            self.job.close()
         if self.handle is not None:
             os.close(self.handle)
 
 
 def _ended(pid: int, entry: _Running, let_go: bool) -> bool:
-    """Report a keeper that ended; end one the grader let go of. True when it is done with."""
+    """Report a keeper that ended (True: done with it); kill the session of one the grader let go of, which
+    is reaped when it has gone (never waited for here: a keeper frozen in its group must not stop the slot)."""
     ended, status = os.waitpid(pid, os.WNOHANG)
-    if not ended and let_go:
+    if ended:
+        if entry.job is not None:
+            try:
+                entry.job.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
+            except OSError:
+                pass
+        entry.close()
+        return True
+    if let_go and entry.job is not None:
         try:
             message = entry.job.recv(1 << 16)
         except OSError:
             message = b""
-        if message:  # nothing the grader sends: ignored
-            return False
-        _end_session(pid)
-        entry.close()
-        return True
-    if not ended:
-        return False
-    try:
-        entry.job.send(json.dumps({"exit": os.waitstatus_to_exitcode(status)}).encode())
-    except OSError:
-        pass
-    entry.close()
-    return True
+        if not message:  # end of file (anything else is nothing the grader sends: ignored)
+            _kill_session(pid)
+            entry.job.close()
+            entry.job = None
+    return False
 
 
-def _end_session(pid: int) -> None:
+def _kill_session(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
         pass
 
 
