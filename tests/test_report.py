@@ -307,6 +307,18 @@ def test_a_run_answered_from_the_cache_starts_no_sandbox_and_imports_nothing_for
     assert [(r.student, r.score) for r in again.results] == [(r.student, r.score) for r in first.results]
 
 
+def test_a_head_start_that_fails_costs_no_student_anything(tmp_path, monkeypatch):
+    import grader.grade as grade_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no head start today")
+
+    monkeypatch.setattr(grade_module, "prestart_sandbox", broken)
+    batch = grade(paths=[EXAMPLES / "alice", EXAMPLES / "bob"], out=tmp_path, jobs=2, only=["2.2"], device="cpu",
+                  quiet=True)
+    assert [(r.status, r.score) for r in batch.results] == [("graded", r.max_score) for r in batch.results]
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_the_next_student_is_read_while_the_sandboxes_run_and_never_more_than_jobs_at_once(tmp_path, monkeypatch,
                                                                                            jobs):
