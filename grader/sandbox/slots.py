@@ -82,7 +82,7 @@ def serve(control: socket.socket) -> None:
             polled = any(entry.handle is None for entry in running.values())
             ready, _, _ = select.select(watched, [], [], 0.05 if polled else None)
             for pid, entry in list(running.items()):
-                if _ended(pid, entry, let_go=entry.job is not None and entry.job in ready):
+                if _ended(pid, entry, let_go=entry.job in ready):
                     del running[pid]
             if control in ready:
                 try:
@@ -390,14 +390,13 @@ class SlotPool:
         except (SlotUnavailable, OSError):
             pass  # `start` tries again and says why
 
-    def _slot(self, key: tuple[Any, ...], preload: tuple[str, ...], import_paths: tuple[Path, ...],
-              replacing: Slot | None = None) -> Slot | None:
-        """The slot for `key`, started (not awaited) if there is none, or in place of `replacing`."""
+    def _slot(self, key: tuple[Any, ...], preload: tuple[str, ...], import_paths: tuple[Path, ...]) -> Slot | None:
+        """The slot for `key`, started (not awaited) if there is none or it died after starting."""
         with self._lock:
             if key in self._broken:
                 return None
             slot = self._slots.get(key)
-            if slot is not None and slot is not replacing and not (slot.ready and not slot.alive()):
+            if slot is not None and not (slot.ready and not slot.alive()):
                 return slot
             self._slots[key] = Slot(key, preload, import_paths, wait=False)
             old, slot = slot, self._slots[key]
@@ -410,10 +409,9 @@ class SlotPool:
         """Fork a submission in the warm slot; None where no slot can be had (the caller goes cold)."""
         key = self.key(preload, import_paths)
         request = json.dumps({"keeper": keeper, "job": job, "cwd": cwd, "env": env}).encode()
-        failed: Slot | None = None
-        for attempt in range(2):  # the slot may have died (killed from outside): one fresh try
+        for attempt in range(2):  # the slot may have died (killed from outside): `_slot` starts another
             try:
-                slot = self._slot(key, preload, import_paths, replacing=failed)
+                slot = self._slot(key, preload, import_paths)
                 if slot is None:
                     return None
                 slot.wait_ready()
@@ -427,7 +425,6 @@ class SlotPool:
                 return WarmProcess(slot, forked[0], forked[1], log[0])
             if slot.alive():  # it refused this one (a fork the system refused): cold, and it serves the others
                 return None
-            failed = slot
         return None
 
     def unavailable(self) -> list[str]:
