@@ -105,16 +105,20 @@ def test_a_slot_that_died_is_replaced(tmp_path, fresh_pool):
     assert second.cells[0]["output"] == "two\n"
 
 
-def test_a_first_optimizer_imports_nothing_new(tmp_path, fresh_pool):
+def test_a_fork_finds_the_libraries_warm(tmp_path, fresh_pool):
     """torch imports torch._dynamo (~800 modules, 1.1-1.5 s) on the first optimizer a process makes: part 2's
-    training paid that in every submission until the slot imported it once for all of them."""
+    training paid that in every submission until the slot imported it once for all of them. Likewise
+    nbformat builds its schema validator on a process's first read (~50-70 ms a submission, in the worker)."""
     record = run_cells(tmp_path, "optimizer", [
         "import json, sys\nbefore = set(sys.modules)\nimport torch\n"
         "torch.optim.Adam(torch.nn.RNNCell(4, 4).parameters(), lr=0.1).step()\n"
-        "print('NEW', json.dumps(sorted(set(sys.modules) - before)))"])
+        "print('NEW', json.dumps(sorted(set(sys.modules) - before)))\n"
+        "import nbformat.validator\n"
+        "print('BUILT', json.dumps(sorted(key[2] for key in nbformat.validator.validators)))"])
     assert record.slot and record.cells[0]["status"] == "ok", record.cells
     new = printed(record, "NEW ")
     assert len(new) < 10 and not any(name.startswith(("torch._dynamo", "sympy")) for name in new), new
+    assert {4, 5} <= set(printed(record, "BUILT ")), "the worker's fork should find nbformat's validators built"
 
 
 @pytest.fixture(params=["warm", "cold"])
