@@ -42,10 +42,12 @@ SLOT_START_TIMEOUT_S = 180.0  # importing torch on a loaded machine; past this t
 # what every submission's processes import anyway; the probes' modules are added per assignment.
 # torch._dynamo: torch imports it on the first optimizer a process makes (1.1-1.5 s, ~800 modules, sympy
 # among them), so without it every submission paid that inside part 2.1's first training.
-# IPython.core.magics ... sqlite3: what making the executor's shell imports on the way (~10 ms a submission).
+# IPython.core.magics ... sqlite3: what making the executor's shell imports on the way (~10 ms a submission);
+# stack_data and the pygments formatter: what the first traceback a cell raises imports (~30 ms).
 PRELOAD = ("numpy", "torch", "torch.optim", "torch._dynamo", "IPython.core.interactiveshell",
            "IPython.core.displayhook", "IPython.core.magics", "IPython.core.completer", "IPython.core.oinspect",
-           "IPython.core.application", "sqlite3", "traitlets.config", "nbformat", "nbclient",
+           "IPython.core.application", "sqlite3", "stack_data", "pygments.formatters.terminal256",
+           "pygments.styles", "traitlets.config", "nbformat", "nbclient",
            "grader.sandbox.runtime", "grader.sandbox.worker", "grader.sandbox.shell", "grader.sandbox.keeper",
            "grader.sandbox.isolation", "grader.sandbox.cgroups")
 
