@@ -217,6 +217,7 @@ def one_round(work: Path, grade_class: Path, floor: list[Path], course: Path, ot
         shutil.rmtree(work / f"grade-out-{n}", ignore_errors=True)
         times["grade", n] = timed([sys.executable, "-m", "grader.cli", "run", str(grade_class), "--jobs", str(n),
                                             "--rerun", "--quiet", "--out", str(work / f"grade-out-{n}")], REPO)
+        times["grade's checks alone", n] = checks_seconds(work / f"grade-out-{n}") / n
         halves = [[str(p) for p in floor[i::n]] for i in range(n)]
         times["nbclient floor", n] = in_parallel(
             [[sys.executable, str(work / "floor.py"), *half] for half in halves], work, n, one_thread)
@@ -234,6 +235,17 @@ def one_round(work: Path, grade_class: Path, floor: list[Path], course: Path, ot
             (results / path.parent.name).mkdir(parents=True, exist_ok=True)
         times["otter run", n] = in_parallel(commands, folder, n, one_thread)
     return times
+
+
+def checks_seconds(out: Path) -> float:
+    """The checks' own work in a `grade` run: the probe times its sandboxes reported, summed over the class
+    (training the students' models, mostly). It is the floor under any grader that checks this much, on
+    this machine, whatever it does to start processes and write reports."""
+    total = 0.0
+    for path in (out / "results").glob("*.json"):
+        timings = json.loads(path.read_text(encoding="utf-8")).get("timings", {})
+        total += sum(seconds for name, seconds in timings.items() if name.startswith("part "))
+    return total
 
 
 def check_peers_graded(course: Path, otter_folder: Path, students: list[str], python: Path) -> str:
@@ -277,6 +289,9 @@ def main() -> None:
         print(f"| {name} | {jobs} | {seconds:.1f} | {seconds / medians['nbclient floor', jobs]:.2f} | "
               f"{seconds / medians['grade', jobs]:.2f} |")
     print(f"\ngrade --jobs 2 vs --jobs 1: {medians['grade', 1] / medians['grade', 2]:.2f}x faster")
+    print("\n\"grade's checks alone\": the probe times grade's sandboxes reported (training the students' models,"
+          " mostly), summed over the class and divided by the jobs: what checking this much costs before any"
+          " process is started or page written, not a run of its own.")
 
 if __name__ == "__main__":
     main()
