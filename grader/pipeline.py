@@ -254,6 +254,16 @@ def prestart_sandbox(config: GradingConfig, options: GradeOptions) -> None:
                             import_paths=config.assignment.import_paths if config.assignment else ())
 
 
+def import_for_judges() -> None:
+    """The judges evaluate trained weights with torch (1.5-2 s to import): started on a thread of its own while
+    the submissions run, not after them. A head start only: the judges import it where they need it, so a
+    failure here is nobody's (and a thread's traceback must not reach a student's self-check)."""
+    try:
+        importlib.import_module("torch")
+    except Exception:  # noqa: BLE001
+        pass
+
+
 def execute_submission(loaded: LoadedSubmission, parts: list[Part], requests: dict[str, dict],
                        config: GradingConfig, options: GradeOptions) -> ExecutionRecord:
     limits = config.limits

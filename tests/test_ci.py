@@ -35,9 +35,21 @@ def test_self_check_plans_no_hidden_case_and_other_inputs_than_grading():
 
 
 @pytest.mark.slow
-def test_self_check_reports_what_to_fix_without_expected_values():
+def test_self_check_reports_what_to_fix_without_expected_values(monkeypatch):
+    import threading
+
+    import grader.check as check_module
     from grader.check import main as check
 
+    # torch for the judges is on its way before the notebook runs (imported after it, ~2 s of the student's wait)
+    started, real_import, real_grade = threading.Event(), check_module.import_for_judges, check_module.grade_submission
+    monkeypatch.setattr(check_module, "import_for_judges", lambda: started.set() or real_import())
+
+    def grade_after_the_head_start(*args, **kwargs):
+        assert started.wait(10), "the judges' imports did not start before the notebook ran"
+        return real_grade(*args, **kwargs)
+
+    monkeypatch.setattr(check_module, "grade_submission", grade_after_the_head_start)
     buffer = io.StringIO()
     outcome = check(path=EXAMPLES / "erin" / "homework.ipynb", console=Console(file=buffer, width=200))
     text = buffer.getvalue()

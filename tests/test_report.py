@@ -294,10 +294,10 @@ def test_a_run_answered_from_the_cache_starts_no_sandbox_and_imports_nothing_for
     import grader.grade as grade_module
 
     started = []
-    real_prestart, real_import = grade_module.prestart_sandbox, grade_module._import_for_judges
+    real_prestart, real_import = grade_module.prestart_sandbox, grade_module.import_for_judges
     monkeypatch.setattr(grade_module, "prestart_sandbox",
                         lambda *a, **k: started.append("sandbox") or real_prestart(*a, **k))
-    monkeypatch.setattr(grade_module, "_import_for_judges", lambda: started.append("torch") or real_import())
+    monkeypatch.setattr(grade_module, "import_for_judges", lambda: started.append("torch") or real_import())
     paths = [EXAMPLES / "alice", EXAMPLES / "bob"]
     first = grade(paths=paths, out=tmp_path, jobs=2, only=["2.2"], device="cpu", quiet=True)
     assert sorted(started) == ["sandbox", "torch"]

@@ -7,6 +7,7 @@ and written parts are left to the instructor. Meant to finish in well under a mi
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from grader.config import DEFAULT_ASSIGNMENT, load_config
 from grader.messages import render
-from grader.pipeline import GradeOptions, grade_submission, prestart_sandbox
+from grader.pipeline import GradeOptions, grade_submission, import_for_judges, prestart_sandbox
 from grader.results import SubmissionResult
 from grader.submissions import discover
 
@@ -53,6 +54,8 @@ def main(*, path: Path, assignment: Path = DEFAULT_ASSIGNMENT, timeout: float | 
                          "or folder")
     options = GradeOptions(device="cpu", public_only=True, timeout_s=timeout or 120)  # every part
     prestart_sandbox(config, options)  # its imports overlap reading the notebook
+    # and torch for the judges overlaps running it: imported after it, it was ~2 s of a ~10 s self-check
+    threading.Thread(target=import_for_judges, name="judges-imports", daemon=True).start()
     with console.status("running your notebook and the public checks…"):
         result = grade_submission(submissions[0], config, options)
     table = Table(title=f"self-check: {result.student}", show_lines=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import threading
@@ -27,7 +26,7 @@ from grader.grade.summary import summary_table
 from grader.gradebook import record_run
 from grader.intake import is_archive, take_in
 from grader.i18n import catalog
-from grader.pipeline import GradeOptions, failed_result, grade_submission, prestart_sandbox
+from grader.pipeline import GradeOptions, failed_result, grade_submission, import_for_judges, prestart_sandbox
 from grader.report import draw_plots, render_reports
 from grader.report.plotcache import PlotCache
 from grader.results import SubmissionResult, has_flag, pending_review, safe_file_name, write_results
@@ -226,11 +225,6 @@ def _prepare(paths: list[Path], out: Path, jobs: int | None, device: str, timeou
                gradescope)
 
 
-def _import_for_judges() -> None:
-    """The judges evaluate trained weights with torch: imported while the first student runs, not after."""
-    importlib.import_module("torch")
-
-
 class _FirstMiss:
     """What only a submission missing from the cache needs, started once, at the first one: the warm sandbox
     (its imports overlap reading that student) and torch for the judges. A run answered wholly from the cache
@@ -249,7 +243,7 @@ class _FirstMiss:
             self._started = True
             try:
                 prestart_sandbox(self.run.config, self.run.options)
-                self.ahead.submit(_import_for_judges)
+                self.ahead.submit(import_for_judges)
             except Exception:  # noqa: BLE001 - see above: the student's grading goes on without the head start
                 pass
 
