@@ -255,8 +255,8 @@ def prestart_sandbox(config: GradingConfig, options: GradeOptions) -> None:
 
 
 def import_for_judges() -> None:
-    """The judges evaluate trained weights with torch (1.5-2 s to import): started on a thread of its own while
-    the submissions run, not after them. A head start only: the judges import it where they need it, so a
+    """The judges evaluate trained weights with torch (1.5-2 s to import): run on another thread (`grade`'s
+    work-ahead thread, a thread of its own in `grade check`) while the submissions run, not after them. A head start only: the judges import it where they need it, so a
     failure here is nobody's (and a thread's traceback must not reach a student's self-check)."""
     try:
         importlib.import_module("torch")
